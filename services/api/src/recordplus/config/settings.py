@@ -1,0 +1,165 @@
+"""The one settings module. Every value comes from the environment; README lists them all.
+
+Defaults run with no setup: the embedded mode (SQLite, files under RECORDPLUS_DATA_DIR,
+the in-process broker). RECORDPLUS_MODE=cluster switches the defaults to PostgreSQL, S3 and
+RabbitMQ, which are then configured by DATABASE_URL, S3_* and BROKER_URL.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import dj_database_url
+
+from recordplus.core.env import (
+    ImproperlyConfiguredEnv,
+    envbool,
+    envchoice,
+    envfloat,
+    envint,
+    envlist,
+    envstr,
+)
+
+MODE = envchoice("RECORDPLUS_MODE", "embedded", ("embedded", "cluster"))
+EMBEDDED = MODE == "embedded"
+
+DATA_DIR = Path(envstr("RECORDPLUS_DATA_DIR", "./var")).resolve()
+# The address `recordplus serve` binds; anonymous access defaults on only for loopback.
+BIND_HOST = envstr("RECORDPLUS_BIND_HOST", "127.0.0.1")
+_LOOPBACK = BIND_HOST in {"127.0.0.1", "localhost", "::1"} or BIND_HOST.startswith("127.")
+
+DEBUG = envbool("DEBUG", False)
+SECRET_KEY = envstr("SECRET_KEY", "")
+if not SECRET_KEY:
+    if not EMBEDDED:
+        raise ImproperlyConfiguredEnv("SECRET_KEY must be set in cluster mode")
+    SECRET_KEY = "recordplus-embedded-not-secret"  # noqa: S105 - local single-user default
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "*")
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "corsheaders",
+    "recordplus.accounts",
+    "recordplus.videos",
+    "recordplus.transcripts",
+]
+# Worker apps are present when their package is installed (the API image has neither);
+# the API itself never imports them, it only sends messages by actor name.
+WORKER_APPS = [
+    app
+    for app in ("recordplus.assembler", "recordplus.transcriber")
+    if importlib.util.find_spec(app) is not None
+]
+INSTALLED_APPS += WORKER_APPS
+
+MIDDLEWARE = [
+    "recordplus.core.middleware.metrics_middleware",
+    "corsheaders.middleware.CorsMiddleware",
+    "django.middleware.common.CommonMiddleware",
+]
+
+ROOT_URLCONF = "recordplus.config.urls"
+ASGI_APPLICATION = "recordplus.config.asgi.application"
+APPEND_SLASH = False
+USE_TZ = True
+TIME_ZONE = "UTC"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+_default_db = f"sqlite:///{DATA_DIR / 'recordplus.sqlite3'}" if EMBEDDED else ""
+DATABASE_URL = envstr("DATABASE_URL", _default_db)
+if not DATABASE_URL:
+    raise ImproperlyConfiguredEnv("DATABASE_URL must be set in cluster mode")
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0))}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Chunk uploads write concurrently with the in-process workers: wait for the lock
+    # instead of failing, and use WAL so readers never block the writer.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+
+# --- storage -----------------------------------------------------------------------------
+STORAGE_BACKEND = envchoice("STORAGE_BACKEND", "filesystem" if EMBEDDED else "s3", ("filesystem", "s3"))
+MEDIA_ROOT = str(DATA_DIR / "media")
+S3_BUCKET = envstr("S3_BUCKET", "recordplus")
+S3_ENDPOINT_URL = envstr("S3_ENDPOINT_URL", "")
+S3_PUBLIC_ENDPOINT_URL = envstr("S3_PUBLIC_ENDPOINT_URL", "")
+S3_REGION = envstr("S3_REGION", "us-east-1")
+S3_ACCESS_KEY_ID = envstr("S3_ACCESS_KEY_ID", "")
+S3_SECRET_ACCESS_KEY = envstr("S3_SECRET_ACCESS_KEY", "")
+S3_ADDRESSING_STYLE = envchoice("S3_ADDRESSING_STYLE", "path", ("path", "virtual", "auto"))
+S3_PRESIGN_SECONDS = envint("S3_PRESIGN_SECONDS", 300, minimum=1)
+S3_CREATE_BUCKET = envbool("S3_CREATE_BUCKET", False)
+
+if STORAGE_BACKEND == "s3":
+    _s3_options = {
+        "bucket_name": S3_BUCKET,
+        "endpoint_url": S3_ENDPOINT_URL or None,
+        "region_name": S3_REGION,
+        "access_key": S3_ACCESS_KEY_ID or None,
+        "secret_key": S3_SECRET_ACCESS_KEY or None,
+        "addressing_style": S3_ADDRESSING_STYLE if S3_ADDRESSING_STYLE != "auto" else None,
+        "signature_version": "s3v4",
+        "querystring_expire": S3_PRESIGN_SECONDS,
+        "file_overwrite": True,
+        "default_acl": None,
+    }
+    STORAGES = {"default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": _s3_options}}
+else:
+    STORAGES = {
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": MEDIA_ROOT},
+        }
+    }
+
+# How stream_video serves S3 objects: a 302 to a presigned URL, or proxied through the API.
+STREAM_MODE = envchoice("STREAM_MODE", "redirect", ("redirect", "proxy"))
+
+# --- broker ------------------------------------------------------------------------------
+BROKER_URL = envstr("BROKER_URL", "memory://" if EMBEDDED else "")
+if not BROKER_URL:
+    raise ImproperlyConfiguredEnv("BROKER_URL must be set in cluster mode (amqp://user:pass@host:5672/vhost)")
+if not (BROKER_URL.startswith("memory://") or BROKER_URL.startswith(("amqp://", "amqps://"))):
+    raise ImproperlyConfiguredEnv(f"BROKER_URL={BROKER_URL!r} must be memory:// or amqp(s)://")
+WORKER_THREADS = envint("WORKER_THREADS", 2, minimum=1)
+WORKER_METRICS_PORT = envint("WORKER_METRICS_PORT", 9191, minimum=0)
+# Videos left `assembling` longer than this without a result are re-enqueued by the reconciler.
+RECONCILE_STALE_SECONDS = envint("RECONCILE_STALE_SECONDS", 900, minimum=10)
+
+# --- uploads -----------------------------------------------------------------------------
+MAX_CHUNK_BYTES = envint("MAX_CHUNK_BYTES", 64 * 1024 * 1024, minimum=1)
+# Django spools request bodies larger than this to disk rather than memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+DATA_UPLOAD_MAX_MEMORY_SIZE = None  # chunk size is enforced by MAX_CHUNK_BYTES instead
+# Finalize waits up to this long for chunk requests that are still being received.
+FINALIZE_SETTLE_SECONDS = envfloat("FINALIZE_SETTLE_SECONDS", 3.0, minimum=0)
+
+# --- access ------------------------------------------------------------------------------
+ALLOW_ANONYMOUS = envbool("ALLOW_ANONYMOUS", EMBEDDED and _LOOPBACK)
+CORS_ALLOWED_ORIGIN_REGEXES = envlist("CORS_ALLOWED_ORIGIN_REGEXES", r"^chrome-extension://[a-p]{32}$")
+CORS_ALLOWED_ORIGINS = envlist("CORS_ALLOWED_ORIGINS", "")
+CORS_ALLOW_HEADERS = (
+    "accept",
+    "authorization",
+    "content-type",
+    "range",
+    "if-range",
+    "x-requested-with",
+)
+CORS_EXPOSE_HEADERS = ("content-range", "accept-ranges", "content-length", "etag")
+
+# --- logging -----------------------------------------------------------------------------
+LOG_LEVEL = envchoice("LOG_LEVEL", "info", ("debug", "info", "warning", "error"))
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL.upper()},
+    "loggers": {"pika": {"level": "WARNING"}, "botocore": {"level": "WARNING"}},
+}
