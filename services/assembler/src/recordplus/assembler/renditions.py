@@ -1,0 +1,217 @@
+"""Turn a probed upload into what browsers play: the rendition, a thumbnail and 16 kHz audio.
+
+Decisions (see docs/media.md):
+
+- WebM/Matroska with VP8, VP9 or AV1 video and Opus/Vorbis (or no) audio: remux without
+  re-encoding into WebM; the muxer writes the duration and moves the Cues (seek index) to the
+  front. MediaRecorder output has neither, so it cannot be seeked until this runs.
+- MP4/MOV/Matroska with 8-bit 4:2:0 H.264: copy the video into MP4 with `moov` first
+  (faststart); AAC audio is copied, any other audio becomes AAC.
+- AVI, and anything with codecs browsers do not play (MPEG-4 part 2, HEVC, 10-bit H.264, …):
+  transcode to H.264/AAC MP4 with faststart.
+
+This module imports neither Django nor Dramatiq.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from recordplus.assembler.errors import MediaRejected
+from recordplus.assembler.ffmpeg import FFmpegError, Limits, ffmpeg, ffmpeg_stdout
+from recordplus.assembler.probe import MP4_FAMILY, WEBM_FAMILY, MediaFacts, stderr_summary
+
+log = logging.getLogger(__name__)
+
+WEBM_VIDEO_CODECS = ("vp8", "vp9", "av1")
+WEBM_AUDIO_CODECS = ("opus", "vorbis")
+# 8-bit 4:2:0 is what every browser's H.264 decoder takes; 10-bit or 4:4:4 H.264 is not.
+BROWSER_H264_PIX_FMTS = ("yuv420p", "yuvj420p")
+MP4_COPY_AUDIO_CODECS = ("aac",)
+
+Kind = Literal["remux_webm", "faststart_mp4", "transcode_mp4"]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How one upload becomes its browser-playable rendition."""
+
+    kind: Kind
+    extension: str
+    content_type: str
+    audio: Literal["copy", "aac", "none"]
+    reason: str
+
+
+def plan_rendition(facts: MediaFacts) -> Plan:
+    """Choose the cheapest conversion that yields a file every major browser plays and seeks."""
+    audio_codec = facts.audio_codec if facts.has_audio else None
+    if (
+        facts.container in WEBM_FAMILY
+        and facts.video_codec in WEBM_VIDEO_CODECS
+        and (audio_codec is None or audio_codec in WEBM_AUDIO_CODECS)
+    ):
+        return Plan("remux_webm", "webm", "video/webm", "copy" if audio_codec else "none",
+                    f"{facts.container} with {facts.video_codec}/{audio_codec or 'no audio'}: "
+                    "remux with duration and cues up front")
+    if (
+        facts.container in (*MP4_FAMILY, *WEBM_FAMILY)
+        and facts.video_codec == "h264"
+        and facts.pix_fmt in BROWSER_H264_PIX_FMTS
+    ):
+        audio = "none" if audio_codec is None else ("copy" if audio_codec in MP4_COPY_AUDIO_CODECS else "aac")
+        return Plan("faststart_mp4", "mp4", "video/mp4", audio,
+                    f"{facts.container} with h264/{audio_codec or 'no audio'}: copy into MP4 with moov first")
+    return Plan("transcode_mp4", "mp4", "video/mp4", "aac" if audio_codec else "none",
+                f"{facts.container} with {facts.video_codec}/{audio_codec or 'no audio'}: "
+                "transcode to H.264/AAC MP4")
+
+
+def _audio_args(plan: Plan, facts: MediaFacts) -> list[str]:
+    if plan.audio == "none":
+        return ["-an"]
+    if plan.audio == "copy":
+        return ["-c:a", "copy"]
+    args = ["-c:a", "aac", "-b:a", "128k"]
+    if (facts.audio_channels or 0) > 2:
+        args += ["-ac", "2"]  # browsers play stereo everywhere; 5.1 AAC is not a given
+    return args
+
+
+def build_args(plan: Plan, facts: MediaFacts, source: Path, output: Path) -> list[str]:
+    """The ffmpeg arguments (after the global options) that realise `plan`."""
+    maps = ["-map", "0:v:0"] + (["-map", "0:a:0"] if plan.audio != "none" else [])
+    args = ["-i", str(source), *maps, "-sn", "-dn", "-map_metadata", "-1"]
+    if plan.kind == "remux_webm":
+        # The matroska muxer reserves room for the duration and, with cues_to_front, rewrites the
+        # file so the Cues sit before the first Cluster (it needs a seekable local output).
+        args += ["-c", "copy", "-f", "webm", "-cues_to_front", "1"]
+    elif plan.kind == "faststart_mp4":
+        args += ["-c:v", "copy", *_audio_args(plan, facts), "-movflags", "+faststart", "-f", "mp4"]
+    else:
+        args += [
+            "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
+            # H.264 4:2:0 needs even dimensions.
+            "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2",
+            *_audio_args(plan, facts),
+            "-movflags", "+faststart", "-f", "mp4",
+        ]
+    return [*args, str(output)]
+
+
+def make_rendition(
+    source: Path,
+    facts: MediaFacts,
+    output_dir: Path,
+    *,
+    limits: Limits | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> tuple[Path, Plan]:
+    """Write the playable rendition of `source` into `output_dir`; return its path and plan.
+
+    Raises MediaRejected when ffmpeg cannot convert the file (its stderr tail is in the reason).
+    """
+    plan = plan_rendition(facts)
+    output = output_dir / f"video.{plan.extension}"
+    log.info("rendition of %s: %s", source.name, plan.reason)
+    try:
+        ffmpeg(
+            build_args(plan, facts, source, output),
+            limits=limits,
+            progress=progress,
+            duration=facts.duration,
+            # A copy writes about as many bytes as it reads: progress for duration-less WebM.
+            expected_size=facts.size if plan.kind != "transcode_mp4" else None,
+        )
+    except FFmpegError as exc:
+        output.unlink(missing_ok=True)
+        detail = stderr_summary(exc.stderr_tail, source) or str(exc)
+        raise MediaRejected(f"The video could not be converted for playback ({detail})") from exc
+    return output, plan
+
+
+def make_thumbnail(
+    video: Path,
+    output: Path,
+    *,
+    duration: float | None,
+    at_seconds: float = 1.0,
+    limits: Limits | None = None,
+) -> Path | None:
+    """Write a JPEG of a frame a little into `video`; None if no frame can be decoded.
+
+    Tries `at_seconds` (capped to the middle of short videos), then 10%, 25% and 50% of the
+    duration, and keeps the first frame that is not a flat colour (the black frame recordings
+    often start with); if all are flat, the first one made.
+    """
+    candidates = _thumbnail_times(duration, at_seconds)
+    first: Path | None = None
+    for index, at in enumerate(candidates):
+        attempt = output.with_name(f"{output.stem}.{index}{output.suffix}")
+        try:
+            ffmpeg(
+                ["-ss", f"{at:.3f}", "-i", str(video), "-map", "0:v:0", "-frames:v", "1",
+                 # Browsers show thumbnails small; 1280 wide is plenty and keeps the JPEG light.
+                 "-vf", "scale='min(1280,iw)':-2", "-q:v", "3", "-f", "image2", "-update", "1", str(attempt)],
+                limits=limits,
+            )
+        except FFmpegError:
+            log.info("no thumbnail frame at %.2fs of %s", at, video.name)
+            continue
+        if not attempt.exists() or attempt.stat().st_size == 0:
+            continue
+        if first is None:
+            first = attempt
+        if not _is_flat(attempt, limits=limits):
+            break
+    else:
+        attempt = first  # type: ignore[assignment]
+    if attempt is None:
+        return None
+    attempt.replace(output)
+    for leftover in output.parent.glob(f"{output.stem}.*{output.suffix}"):
+        leftover.unlink(missing_ok=True)
+    return output
+
+
+def _thumbnail_times(duration: float | None, at_seconds: float) -> list[float]:
+    if not duration:
+        return [min(at_seconds, 0.5), 0.0]
+    times = [min(at_seconds, duration / 2)] + [duration * share for share in (0.1, 0.25, 0.5)]
+    unique: list[float] = []
+    for at in times + [0.0]:
+        if all(abs(at - seen) > 0.05 for seen in unique):
+            unique.append(at)
+    return unique
+
+
+def _is_flat(image: Path, *, limits: Limits | None) -> bool:
+    """True when the picture is one flat colour (e.g. a black frame): luma barely varies."""
+    try:
+        result = ffmpeg_stdout(
+            ["-i", str(image), "-vf", "scale=32:32,format=gray", "-f", "rawvideo", "pipe:1"], limits=limits
+        )
+    except FFmpegError:
+        return False
+    if not result:
+        return False
+    return max(result) - min(result) < 16
+
+
+def extract_audio(video: Path, output: Path, *, limits: Limits | None = None) -> Path:
+    """Write the first audio track of `video` as 16 kHz mono 16-bit WAV (what Whisper expects)."""
+    try:
+        ffmpeg(
+            ["-i", str(video), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", "16000",
+             "-c:a", "pcm_s16le", "-f", "wav", str(output)],
+            limits=limits,
+        )
+    except FFmpegError as exc:
+        output.unlink(missing_ok=True)
+        detail = stderr_summary(exc.stderr_tail, video) or str(exc)
+        raise MediaRejected(f"The audio track could not be extracted ({detail})") from exc
+    return output
