@@ -1,0 +1,1 @@
+"""RecordPlus transcriber: Dramatiq actors (tasks.py) over plain modules that transcribe audio."""

@@ -1,0 +1,175 @@
+"""The GPU engine: WhisperX batched transcription, wav2vec2 forced alignment, optional
+diarization. Plain module: no Django, no Dramatiq; imports whisperx (torch) only when built.
+
+Offline by construction: the Whisper model comes from a local path or WHISPER_MODEL_DIR, the
+pyannote VAD ships inside the whisperx wheel, the alignment model is a local Hugging Face
+wav2vec2 CTC directory (ALIGN_MODEL) or a cached one, NLTK's punkt_tab comes from NLTK_DATA
+(or the copy bundled with this package), and pyannote's telemetry is switched off.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from recordplus.transcriber.config import BUNDLED_NLTK_DATA, TranscribeSettings
+from recordplus.transcriber.errors import ConfigurationError, EngineUnavailable, ModelUnavailable
+from recordplus.transcriber.model_location import WhisperModelRef, resolve_align_model
+from recordplus.transcriber.result import Segment, clean_text, place_words
+
+logger = logging.getLogger(__name__)
+
+
+def prepare_environment(settings: TranscribeSettings) -> None:
+    """Process-wide switches WhisperX's dependencies read at import time."""
+    # pyannote would otherwise try to send usage telemetry.
+    os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    import nltk
+
+    data_dir = settings.nltk_data or str(BUNDLED_NLTK_DATA)
+    for entry in reversed(data_dir.split(os.pathsep)):
+        if entry and entry not in nltk.data.path:
+            nltk.data.path.insert(0, entry)
+
+
+class WhisperXEngine:
+    """Whisper through WhisperX: VAD-cut batches, then forced alignment of every word."""
+
+    name = "whisperx"
+
+    def __init__(self, settings: TranscribeSettings, ref: WhisperModelRef, device: str, compute_type: str) -> None:
+        try:
+            prepare_environment(settings)
+            import whisperx
+        except ImportError as exc:
+            raise EngineUnavailable(
+                "TRANSCRIBE_ENGINE=whisperx but WhisperX is not installed (uv sync --extra whisperx)"
+            ) from exc
+        if settings.diarize and not settings.hf_token and not Path(settings.diarize_model).is_dir():
+            raise ConfigurationError("DIARIZE=true needs HF_TOKEN (or DIARIZE_MODEL pointing at a local pipeline)")
+        self._whisperx = whisperx
+        self.settings = settings
+        self.model_label = ref.label
+        self.device = device
+        self.default_language = settings.language or ("en" if ref.english_only else None)
+        try:
+            self.pipeline = whisperx.load_model(
+                ref.source,
+                device,
+                compute_type=compute_type,
+                language=self.default_language,
+                vad_method=settings.vad_method,
+                download_root=ref.download_root,
+                local_files_only=True,
+                threads=settings.threads or 4,
+                asr_options={"beam_size": settings.beam_size},
+            )
+        except Exception as exc:
+            raise ModelUnavailable(f"WhisperX could not load {ref.label!r} offline: {exc}") from exc
+        self._align_models: dict[str, tuple[Any, dict] | None] = {}
+        self._align_problems: dict[str, str] = {}
+        self._diarizer: Any = None
+
+    # --- alignment -------------------------------------------------------------------------
+    def _align_model(self, language: str) -> tuple[Any, dict] | None:
+        """The alignment model for `language`, loaded once; None (with a reason) if unavailable."""
+        if language not in self._align_models:
+            name, cache_dir = resolve_align_model(self.settings.align_model, self.settings.align_model_dir)
+            try:
+                self._align_models[language] = self._whisperx.load_align_model(
+                    language_code=language,
+                    device=self.device,
+                    model_name=name,
+                    model_dir=cache_dir,
+                    model_cache_only=True,
+                )
+            except Exception as exc:  # ValueError for unknown languages, OSError for missing files
+                logger.warning("no alignment model for %r: %s", language, exc)
+                self._align_models[language] = None
+                self._align_problems[language] = f"no alignment model for language {language!r} (set ALIGN_MODEL)"
+        return self._align_models[language]
+
+    def alignment_problem(self, language: str) -> str:
+        """Why words of `language` were not aligned ('' when they were)."""
+        return self._align_problems.get(language, "")
+
+    def transcribe(self, samples: np.ndarray, language: str | None = None) -> tuple[str, list[Segment]]:
+        """Transcribe and align one window (times from its start); returns (language, segments)."""
+        result = self.pipeline.transcribe(
+            samples, batch_size=self.settings.batch_size, language=language or self.default_language
+        )
+        detected = result.get("language") or language or self.default_language or "en"
+        align = self._align_model(detected)
+        segments: list[Segment] = []
+        for raw in result["segments"]:
+            text = clean_text(raw.get("text", ""))
+            if not text:
+                continue
+            start, end = float(raw["start"]), float(raw["end"])
+            if align is None:
+                segments.append(Segment(start, end, text, place_words([], start, end, text)))
+                continue
+            model, metadata = align
+            aligned = self._whisperx.align(
+                [raw], model, metadata, samples, self.device,
+                interpolate_method=self.settings.interpolate_method, return_char_alignments=False,
+            )  # fmt: skip
+            subsegments = aligned.get("segments") or []
+            if not any(sub.get("words") for sub in subsegments):
+                # Alignment gave up on this segment: keep its text, spread its words, mark them.
+                segments.append(Segment(start, end, text, place_words([], start, end, text)))
+                continue
+            for sub in subsegments:
+                sub_text = clean_text(str(sub.get("text", "")))
+                if not sub_text:
+                    continue
+                sub_start = _finite(sub.get("start"), start)
+                sub_end = _finite(sub.get("end"), end)
+                # Aligned sentence bounds can drift outside the VAD segment; keep them inside.
+                sub_start = min(max(sub_start, start), end)
+                sub_end = min(max(sub_end, sub_start), end)
+                words = place_words(list(sub.get("words") or []), sub_start, sub_end, sub_text)
+                segments.append(Segment(sub_start, sub_end, sub_text, words))
+        return detected, segments
+
+    # --- diarization -----------------------------------------------------------------------
+    def diarize(self, samples: np.ndarray, segments: list[Segment]) -> list[Segment]:
+        """Label segments and words with speakers (pyannote through WhisperX)."""
+        if self._diarizer is None:
+            from whisperx.diarize import DiarizationPipeline
+
+            try:
+                self._diarizer = DiarizationPipeline(
+                    model_name=self.settings.diarize_model or None,
+                    token=self.settings.hf_token or None,
+                    device=self.device,
+                )
+            except Exception as exc:
+                raise ModelUnavailable(f"diarization pipeline cannot be loaded: {exc}") from exc
+        kwargs = {}
+        if self.settings.min_speakers:
+            kwargs["min_speakers"] = self.settings.min_speakers
+        if self.settings.max_speakers:
+            kwargs["max_speakers"] = self.settings.max_speakers
+        turns = self._diarizer(samples, **kwargs)
+        payload = {"segments": [s.to_dict() for s in segments]}
+        labelled = self._whisperx.assign_word_speakers(turns, payload)
+        for segment, raw in zip(segments, labelled["segments"]):
+            segment.speaker = raw.get("speaker")
+            for word, raw_word in zip(segment.words, raw.get("words", [])):
+                word.speaker = raw_word.get("speaker")
+        return segments
+
+
+def _finite(value: Any, fallback: float) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return fallback
+    return number if math.isfinite(number) else fallback
