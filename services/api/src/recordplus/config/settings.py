@@ -56,8 +56,10 @@ WORKER_APPS = [
 INSTALLED_APPS += WORKER_APPS
 
 MIDDLEWARE = [
+    "recordplus.core.middleware.legacy_paths",
     "recordplus.core.middleware.metrics_middleware",
     "corsheaders.middleware.CorsMiddleware",
+    "recordplus.core.middleware.api_errors",
     "django.middleware.common.CommonMiddleware",
 ]
 

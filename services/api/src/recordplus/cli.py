@@ -1,0 +1,233 @@
+"""The `recordplus` command: serve the API (with in-process workers when embedded), run a
+worker, migrate, create users, reconcile, or any Django management command."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger("recordplus")
+
+
+def _setup(data_dir: str | None = None, host: str | None = None) -> Any:
+    if data_dir:
+        os.environ["RECORDPLUS_DATA_DIR"] = str(Path(data_dir).resolve())
+    if host:
+        os.environ["RECORDPLUS_BIND_HOST"] = host
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "recordplus.config.settings")
+    import django
+    from django.conf import settings
+
+    django.setup()
+    if settings.EMBEDDED:
+        settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+    return settings
+
+
+def _load_actors() -> list[str]:
+    """Import the installed worker apps' actors; returns the queues they serve."""
+    from django.conf import settings
+
+    from recordplus.core import messaging
+
+    messaging.get_broker()
+    loaded = []
+    for app in settings.WORKER_APPS:
+        if importlib.util.find_spec(f"{app}.tasks") is not None:
+            importlib.import_module(f"{app}.tasks")
+            loaded.append(app)
+    broker = messaging.get_broker()
+    return sorted({actor.queue_name for actor in (broker.get_actor(n) for n in broker.get_declared_actors())})
+
+
+def _migrate() -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+def _start_worker(queues: list[str] | None, threads: int) -> Any:
+    from dramatiq import Worker
+
+    from recordplus.core import messaging
+
+    worker = Worker(messaging.get_broker(), queues=set(queues) if queues else None, worker_threads=threads)
+    worker.start()
+    return worker
+
+
+def _reconcile_loop(stop: threading.Event, interval: float, stale: float) -> None:
+    from django.db import close_old_connections
+
+    while not stop.wait(interval):
+        try:
+            _reconcile(stale)
+        except Exception:
+            logger.warning("reconciler pass failed", exc_info=True)
+        finally:
+            close_old_connections()
+
+
+def _reconcile(stale: float | None) -> None:
+    from recordplus.transcripts.services import transcript_reconcile
+    from recordplus.videos.services import video_reconcile
+
+    video_reconcile(stale_seconds=stale)
+    transcript_reconcile(stale_seconds=stale)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    settings = _setup(args.data_dir, args.host)
+    import uvicorn
+
+    from recordplus.core import storage
+
+    worker = None
+    if settings.EMBEDDED:
+        _migrate()
+        queues = _load_actors()
+        worker = _start_worker(None, settings.WORKER_THREADS)
+        _reconcile(None)  # the in-memory broker forgot everything: pick up unfinished work
+        logger.info("embedded mode: data in %s, in-process workers for %s", settings.DATA_DIR, queues)
+    storage.ensure_bucket()
+    stop = threading.Event()
+    threading.Thread(
+        target=_reconcile_loop, args=(stop, 60.0, settings.RECONCILE_STALE_SECONDS), daemon=True, name="reconciler"
+    ).start()
+    from recordplus.config.asgi import application
+
+    try:
+        uvicorn.run(
+            application,
+            host=args.host,
+            port=args.port,
+            log_level=settings.LOG_LEVEL,
+            proxy_headers=True,
+            forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            timeout_graceful_shutdown=30,
+        )
+    finally:
+        stop.set()
+        if worker is not None:
+            worker.stop(timeout=10_000)
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    settings = _setup()
+    from prometheus_client import start_http_server
+
+    from recordplus.core import storage
+
+    available = _load_actors()
+    unknown = [q for q in args.queues if q not in available]
+    if unknown:
+        print(f"recordplus worker: no installed actor serves queue(s) {unknown}; available: {available}", file=sys.stderr)
+        return 2
+    storage.ensure_bucket()
+    port = args.metrics_port if args.metrics_port is not None else settings.WORKER_METRICS_PORT
+    if port:
+        start_http_server(port)
+    worker = _start_worker(args.queues, args.threads or settings.WORKER_THREADS)
+    logger.info("worker consuming %s (metrics on :%s)", args.queues, port)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    logger.info("worker stopping: finishing running messages")
+    worker.stop(timeout=args.shutdown_timeout * 1000)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    _setup()
+    from django.core.management import call_command
+
+    from recordplus.core import storage
+
+    call_command("migrate", interactive=False)
+    storage.ensure_bucket()
+    return 0
+
+
+def cmd_createuser(args: argparse.Namespace) -> int:
+    _setup(args.data_dir)
+    _migrate_if_embedded()
+    from recordplus.accounts.services import user_create_with_token
+
+    _, token = user_create_with_token(username=args.username, token_name=args.token_name)
+    print(token)
+    return 0
+
+
+def _migrate_if_embedded() -> None:
+    from django.conf import settings
+
+    if settings.EMBEDDED:
+        _migrate()
+
+
+def cmd_reconcile(args: argparse.Namespace) -> int:
+    settings = _setup()
+    _reconcile(args.stale_seconds if args.stale_seconds is not None else settings.RECONCILE_STALE_SECONDS)
+    return 0
+
+
+def cmd_manage(args: argparse.Namespace) -> int:
+    _setup()
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["recordplus manage", *args.rest])
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="recordplus", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the API (and, embedded, the workers) in this process")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
+    serve.add_argument("--data-dir", default=None, help="embedded mode's data folder (default ./var)")
+    serve.set_defaults(func=cmd_serve)
+
+    worker = sub.add_parser("worker", help="run a Dramatiq worker for the named queues")
+    worker.add_argument("--queues", nargs="+", required=True, help="assemble and/or transcribe")
+    worker.add_argument("--threads", type=int, default=None, help="worker threads (default WORKER_THREADS)")
+    worker.add_argument("--metrics-port", type=int, default=None, help="0 disables (default WORKER_METRICS_PORT)")
+    worker.add_argument("--shutdown-timeout", type=int, default=600, help="seconds to let running jobs finish")
+    worker.set_defaults(func=cmd_worker)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+
+    createuser = sub.add_parser("createuser", help="create a user and print a new API token")
+    createuser.add_argument("username")
+    createuser.add_argument("--token-name", default="")
+    createuser.add_argument("--data-dir", default=None)
+    createuser.set_defaults(func=cmd_createuser)
+
+    reconcile = sub.add_parser("reconcile", help="re-enqueue unfinished work the broker may have lost")
+    reconcile.add_argument("--stale-seconds", type=float, default=None)
+    reconcile.set_defaults(func=cmd_reconcile)
+
+    manage = sub.add_parser("manage", help="run a Django management command")
+    manage.add_argument("rest", nargs=argparse.REMAINDER)
+    manage.set_defaults(func=cmd_manage)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""Request plumbing: the seed's path spellings, JSON for every API error, request metrics."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from recordplus.core import metrics
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[HttpRequest], HttpResponse]
+
+_V1 = re.compile(r"^/api/v1/record(/|$)")
+# Multipart framing and form fields around a chunk never need more than this.
+_BODY_OVERHEAD = 1024 * 1024
+
+
+def legacy_paths(get_response: Handler) -> Handler:
+    """Fold `/api/v1/record/…` onto `/api/record/…` and drop trailing slashes under it, so the
+    seed's clients and new ones reach the same handlers."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        path = request.path_info
+        if _V1.match(path):
+            path = "/api/record" + path[len("/api/v1/record"):]
+        if path.startswith("/api/record/") and len(path) > len("/api/record/") and path.endswith("/"):
+            path = path.rstrip("/")
+        request.path_info = path
+        return get_response(request)
+
+    return middleware
+
+
+def _json_error(status: int, message: str, detail: object = None) -> JsonResponse:
+    return JsonResponse({"message": message, "detail": detail}, status=status)
+
+
+def api_errors(get_response: Handler) -> Handler:
+    """Every answer under /api/ is JSON, even the ones Django or Ninja produce themselves."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        if not request.path_info.startswith("/api/"):
+            return get_response(request)
+        length = request.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > settings.MAX_CHUNK_BYTES + _BODY_OVERHEAD:
+            metrics.UPLOAD_REJECTED.labels("too_large").inc()
+            return _json_error(
+                413,
+                f"request body is {length} bytes; chunks may be at most {settings.MAX_CHUNK_BYTES} bytes",
+                {"max_chunk_bytes": settings.MAX_CHUNK_BYTES},
+            )
+        try:
+            response = get_response(request)
+        except Exception:
+            logger.exception("unhandled error on %s %s", request.method, request.path)
+            return _json_error(500, "internal error; the request was not completed")
+        ctype = response.get("Content-Type", "")
+        if response.status_code >= 400 and "json" not in ctype:
+            if response.status_code == 405:
+                allowed = response.get("Allow", "")
+                return _json_error(405, f"method {request.method} not allowed here; use {allowed}", {"allow": allowed})
+            if response.status_code == 404:
+                return _json_error(404, f"no such endpoint: {request.path}")
+            text = response.content.decode(errors="replace")[:500] if not response.streaming else ""
+            return _json_error(response.status_code, text or "request failed")
+        return response
+
+    return middleware
+
+
+def _route_of(request: HttpRequest) -> str:
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return "unmatched"
+    return "/" + (match.route or "").lstrip("^").rstrip("$")
+
+
+def metrics_middleware(get_response: Handler) -> Handler:
+    """Count requests and time them by route template (never by raw path: ids are unbounded)."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        started = time.perf_counter()
+        response = get_response(request)
+        route = _route_of(request)
+        metrics.HTTP_REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+        metrics.HTTP_LATENCY.labels(route, request.method).observe(time.perf_counter() - started)
+        return response
+
+    return middleware
+
+

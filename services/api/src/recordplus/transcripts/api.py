@@ -1,0 +1,7 @@
+"""HTTP handlers of the transcripts app."""
+
+from __future__ import annotations
+
+from ninja import Router
+
+router = Router(tags=["transcripts"])

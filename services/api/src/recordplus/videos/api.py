@@ -1,0 +1,115 @@
+"""HTTP handlers of the videos app: parse, call one service or selector, return a schema.
+
+Canonical paths have no trailing slash; the seed's spellings (trailing slash, /api/v1/record/)
+are folded onto them by recordplus.core.middleware.legacy_paths.
+"""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
+from ninja import Router
+
+from recordplus.core.errors import NotFound
+from recordplus.transcripts.selectors import transcription_summary
+from recordplus.videos import requests as req
+from recordplus.videos import selectors, services, streaming
+from recordplus.videos.media_urls import stored_object, video_payload
+from recordplus.videos.schemas import ChunkOut, MessageOut, UploadStatusOut, VideoCreatedOut, VideoOut
+
+router = Router(tags=["videos"])
+
+CHUNK_METHODS = ["PATCH", "POST", "PUT"]
+
+
+@router.post("/videos", response={201: VideoCreatedOut}, summary="Create a video (optionally with its first chunk)")
+def create_video(request: HttpRequest):
+    parsed = req.parse(request)
+    video = services.video_create(
+        auth=request.auth, title=req.text_field(parsed, "title"), description=req.text_field(parsed, "description")
+    )
+    first = req.chunk_body(parsed, required=False)
+    if first is not None:
+        services.chunk_store(video=video, data=first[0], declared_size=first[1], chunk_index=0)
+    return 201, {"video_id": video.pk, "public_id": video.public_id, "status": video.status}
+
+
+@router.get("/videos", response=list[VideoOut], summary="List your videos, newest first")
+def list_videos(request: HttpRequest):
+    return [video_payload(request, v, transcription_summary(v)) for v in selectors.video_list_for_user(request.auth)]
+
+
+def _store_chunk(request: HttpRequest, path_video_id: int | None) -> dict:
+    parsed = req.parse(request)
+    video_id = req.int_field(parsed, "video_id", path_value=path_video_id, required=True)
+    video = selectors.video_get_for_user(video_id, request.auth)
+    body, size = req.chunk_body(parsed)
+    stored = services.chunk_store(
+        video=video, data=body, declared_size=size, chunk_index=req.int_field(parsed, "chunk_index")
+    )
+    chunk = stored.chunk
+    return {
+        "message": "Chunk uploaded successfully",
+        "video_id": video.pk,
+        "chunk_index": chunk.index,
+        "size": chunk.size,
+        "checksum": chunk.checksum,
+        "duplicate": not stored.created,
+    }
+
+
+@router.api_operation(CHUNK_METHODS, "/videos/update_video_chunck", response=ChunkOut, summary="Upload a chunk")
+def update_video_chunk(request: HttpRequest):
+    return _store_chunk(request, None)
+
+
+@router.api_operation(CHUNK_METHODS, "/videos/{video_id}/update_video_chunck", response=ChunkOut, summary="Upload a chunk (id in path)")
+def update_video_chunk_by_path(request: HttpRequest, video_id: int):
+    return _store_chunk(request, video_id)
+
+
+@router.api_operation(CHUNK_METHODS, "/videos/{video_id}/update_video_file", response=ChunkOut, include_in_schema=False)
+def update_video_file_by_path(request: HttpRequest, video_id: int):
+    return _store_chunk(request, video_id)
+
+
+def _finalize(request: HttpRequest, path_video_id: int | None) -> dict:
+    parsed = req.parse(request)
+    video_id = req.int_field(parsed, "video_id", path_value=path_video_id, required=True)
+    video = services.video_finalize_by_id(video_id=video_id, auth=request.auth)
+    return {"message": "Transcription task initiated", "video_id": video.pk, "status": video.status}
+
+
+@router.post("/videos/finalize_video_upload", response=MessageOut, summary="Finish the upload and start processing")
+def finalize_video_upload(request: HttpRequest):
+    return _finalize(request, None)
+
+
+@router.post("/videos/{video_id}/finalize_video_upload", response=MessageOut, summary="Finish the upload (id in path)")
+def finalize_video_upload_by_path(request: HttpRequest, video_id: int):
+    return _finalize(request, video_id)
+
+
+@router.get("/videos/{video_id}", response=VideoOut, summary="One video with status, media facts and transcription")
+def get_video(request: HttpRequest, video_id: int):
+    video = selectors.video_get_for_user(video_id, request.auth)
+    return video_payload(request, video, transcription_summary(video))
+
+
+@router.get("/videos/{video_id}/upload", response=UploadStatusOut, summary="Received chunks, to resume an upload")
+def get_upload_status(request: HttpRequest, video_id: int):
+    return selectors.upload_status(selectors.video_get_for_user(video_id, request.auth))
+
+
+@router.api_operation(["GET", "HEAD"], "/videos/{video_id}/stream_video", summary="Stream the video (Range supported)")
+def stream_video(request: HttpRequest, video_id: int) -> HttpResponseBase:
+    obj, redirect = stored_object(selectors.video_get_for_user(video_id, request.auth), "video")
+    return HttpResponseRedirect(redirect) if redirect else streaming.serve(request, obj)
+
+
+@router.api_operation(["GET", "HEAD"], "/videos/{video_id}/thumbnail", summary="The video's JPEG thumbnail")
+def get_thumbnail(request: HttpRequest, video_id: int) -> HttpResponseBase:
+    video = selectors.video_get_for_user(video_id, request.auth)
+    if not video.thumbnail_key:
+        raise NotFound(f"video {video_id} has no thumbnail (status: {video.status})")
+    obj, redirect = stored_object(video, "thumbnail")
+    return HttpResponseRedirect(redirect) if redirect else streaming.serve(request, obj)

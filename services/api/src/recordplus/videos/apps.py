@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class VideosConfig(AppConfig):
+    name = "recordplus.videos"
+    label = "videos"

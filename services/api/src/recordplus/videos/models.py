@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+
+
+def new_public_id() -> str:
+    return secrets.token_urlsafe(12)
+
+
+class Video(models.Model):
+    """One recording: its upload state, the pipeline's progress and the finished media's facts."""
+
+    class Status(models.TextChoices):
+        UPLOADING = "uploading"
+        ASSEMBLING = "assembling"
+        READY = "ready"
+        FAILED = "failed"
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="videos"
+    )
+    title = models.CharField(max_length=255)
+    description = models.TextField(blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.UPLOADING, db_index=True)
+    error = models.TextField(blank=True, default="")
+    progress = models.FloatField(default=0.0)
+
+    # Media facts, filled by the assembler.
+    container = models.CharField(max_length=32, blank=True, default="")
+    video_codec = models.CharField(max_length=32, blank=True, default="")
+    audio_codec = models.CharField(max_length=32, blank=True, default="")
+    duration = models.FloatField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    frame_rate = models.FloatField(null=True, blank=True)
+    has_audio = models.BooleanField(null=True, blank=True)
+    size = models.BigIntegerField(null=True, blank=True)
+    content_type = models.CharField(max_length=64, blank=True, default="")
+
+    # Storage keys.
+    source_key = models.CharField(max_length=512, blank=True, default="")
+    video_key = models.CharField(max_length=512, blank=True, default="")
+    thumbnail_key = models.CharField(max_length=512, blank=True, default="")
+    audio_key = models.CharField(max_length=512, blank=True, default="")
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_chunk_at = models.DateTimeField(null=True, blank=True)
+    finalized_at = models.DateTimeField(null=True, blank=True)
+    assembly_started_at = models.DateTimeField(null=True, blank=True)
+    ready_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["owner", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"video {self.pk} ({self.status})"
+
+    @property
+    def storage_prefix(self) -> str:
+        return f"videos/{self.public_id}/"
+
+
+class Chunk(models.Model):
+    """A received piece of a recording, stored as its own object until the video is stitched."""
+
+    video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    size = models.BigIntegerField()
+    checksum = models.CharField(max_length=64)
+    key = models.CharField(max_length=512)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["index"]
+        constraints = [models.UniqueConstraint(fields=["video", "index"], name="chunk_unique_index_per_video")]
+
+    def __str__(self) -> str:
+        return f"chunk {self.index} of video {self.video_id}"

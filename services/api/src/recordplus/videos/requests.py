@@ -1,0 +1,125 @@
+"""Reading what the many clients in the wild send: fields from multipart forms, url-encoded
+forms, JSON bodies, the query string or the path; chunk bytes as a multipart file under any of
+its historical names, or as a raw application/octet-stream body."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import IO, Any
+
+from django.http import HttpRequest, QueryDict
+from django.http.multipartparser import MultiPartParserError
+from django.utils.datastructures import MultiValueDict
+
+from recordplus.core.errors import BadRequest
+
+CHUNK_FIELDS = ("video_chunck", "video_chunk", "video_file", "chunk", "file")
+FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+@dataclass
+class Parsed:
+    fields: dict[str, Any]
+    files: MultiValueDict
+    raw: IO[bytes] | None
+    raw_size: int | None
+
+
+def _content_type(request: HttpRequest) -> str:
+    return (request.content_type or "").split(";")[0].strip().lower()
+
+
+def _load_form(request: HttpRequest) -> tuple[QueryDict, MultiValueDict]:
+    # Django only parses form bodies for POST; the seed's clients send chunks with PATCH.
+    method = request.method
+    try:
+        if method != "POST":
+            request.method = "POST"
+            request._load_post_and_files()  # noqa: SLF001 - the documented way to reuse Django's parser
+        return request.POST, request.FILES
+    except MultiPartParserError as exc:
+        raise BadRequest(f"malformed multipart body: {exc}") from exc
+    finally:
+        request.method = method
+
+
+def parse(request: HttpRequest) -> Parsed:
+    """Collect fields from query, form or JSON body (body wins), and the uploaded files."""
+    fields: dict[str, Any] = {key: request.GET.get(key) for key in request.GET}
+    files: MultiValueDict = MultiValueDict()
+    raw: IO[bytes] | None = None
+    raw_size: int | None = None
+    ctype = _content_type(request)
+    if ctype in FORM_TYPES:
+        form, files = _load_form(request)
+        fields.update({key: form.get(key) for key in form})
+    elif ctype == "application/json":
+        try:
+            body = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"malformed JSON body: {exc}") from exc
+        if not isinstance(body, dict):
+            raise BadRequest("JSON body must be an object")
+        fields.update(body)
+    elif ctype in ("application/octet-stream", "video/webm", "video/mp4", "video/x-msvideo", "video/avi"):
+        length = request.headers.get("Content-Length")
+        raw_size = int(length) if length and length.isdigit() else None
+        raw = request  # HttpRequest is file-like: read() streams the body
+    elif request.method in ("POST", "PATCH", "PUT") and request.headers.get("Content-Length", "0") not in ("", "0"):
+        raise BadRequest(
+            f"unsupported Content-Type {ctype or '(none)'!r}; send multipart/form-data, "
+            "application/x-www-form-urlencoded, application/json or application/octet-stream"
+        )
+    return Parsed(fields=fields, files=files, raw=raw, raw_size=raw_size)
+
+
+def int_field(parsed: Parsed, name: str, *, path_value: int | None = None, required: bool = False) -> int | None:
+    """An integer field from the path or the request; 400 when present but not an integer."""
+    if path_value is not None:
+        body_value = parsed.fields.get(name)
+        if body_value not in (None, "") and str(body_value) != str(path_value):
+            raise BadRequest(f"{name} in the path ({path_value}) and in the body ({body_value}) differ", {"field": name})
+        return path_value
+    value = parsed.fields.get(name)
+    if value is None or value == "":
+        if required:
+            raise BadRequest(f"{name} is required", {"field": name})
+        return None
+    if isinstance(value, bool):
+        raise BadRequest(f"{name} must be an integer", {"field": name})
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise BadRequest(f"{name} must be an integer, got {value!r}", {"field": name}) from None
+
+
+def text_field(parsed: Parsed, name: str, default: str = "") -> str:
+    value = parsed.fields.get(name, default)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise BadRequest(f"{name} must be a string", {"field": name})
+    return value
+
+
+def chunk_body(parsed: Parsed, *, required: bool = True) -> tuple[IO[bytes], int | None] | None:
+    """The chunk's bytes and declared size, from any accepted field name or a raw body."""
+    for name in CHUNK_FIELDS:
+        upload = parsed.files.get(name)
+        if upload is not None:
+            return upload, upload.size
+    if parsed.raw is not None:
+        return parsed.raw, parsed.raw_size
+    for name in CHUNK_FIELDS:
+        if parsed.fields.get(name):
+            raise BadRequest(f"{name} must be sent as a file (multipart) or as a raw body", {"field": name})
+    if required:
+        raise BadRequest(
+            "no chunk in the request: send the bytes as a multipart file named video_chunck "
+            "(or video_chunk / video_file), or as an application/octet-stream body",
+            {"field": "video_chunck"},
+        )
+    return None
+
+

@@ -1,0 +1,54 @@
+"""Reads for videos. Every lookup goes through the caller, so another user's video is a 404."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Max, QuerySet, Sum
+
+from recordplus.accounts.auth import owner_of
+from recordplus.core.errors import NotFound
+from recordplus.videos.models import Chunk, Video
+
+
+def video_list_for_user(auth: Any) -> QuerySet[Video]:
+    owner = owner_of(auth)
+    if owner is None:
+        return Video.objects.filter(owner__isnull=True)
+    return Video.objects.filter(owner=owner)
+
+
+def video_get_for_user(video_id: int, auth: Any) -> Video:
+    """The caller's video, or NotFound (also when it exists but belongs to someone else)."""
+    video = video_list_for_user(auth).filter(pk=video_id).first()
+    if video is None:
+        raise NotFound(f"video {video_id} not found", {"video_id": video_id})
+    return video
+
+
+def chunk_indexes(video: Video) -> list[int]:
+    return list(Chunk.objects.filter(video=video).order_by("index").values_list("index", flat=True))
+
+
+def missing_indexes(indexes: list[int]) -> list[int]:
+    """Indexes absent below the highest one received (assumes `indexes` is sorted)."""
+    if not indexes:
+        return []
+    present = set(indexes)
+    return [i for i in range(indexes[-1] + 1) if i not in present]
+
+
+def upload_status(video: Video) -> dict[str, Any]:
+    """What a client needs to resume an interrupted upload."""
+    indexes = chunk_indexes(video)
+    totals = Chunk.objects.filter(video=video).aggregate(bytes=Sum("size"), top=Max("index"))
+    return {
+        "video_id": video.pk,
+        "status": video.status,
+        "received": indexes,
+        "chunks": len(indexes),
+        "bytes": int(totals["bytes"] or 0),
+        "missing": missing_indexes(indexes),
+        "next_index": (totals["top"] + 1) if totals["top"] is not None else 0,
+        "accepting_chunks": video.status == Video.Status.UPLOADING,
+    }

@@ -1,0 +1,223 @@
+"""Writes for videos and chunks: create, receive chunks, finalize, reconcile."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import IO, Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from recordplus.accounts.auth import owner_of
+from recordplus.core import messaging, metrics, storage
+from recordplus.core.errors import BadRequest, Conflict, PayloadTooLarge
+from recordplus.videos.models import Chunk, Video
+from recordplus.videos.selectors import chunk_indexes, missing_indexes, video_get_for_user
+
+logger = logging.getLogger(__name__)
+
+TITLE_MAX = 255
+
+
+@dataclass(frozen=True)
+class ChunkStored:
+    chunk: Chunk
+    created: bool  # False when the same bytes were re-sent for an index already stored
+
+
+class _LimitedReader:
+    """Reads at most `limit` bytes, so an oversize body is noticed without storing all of it."""
+
+    def __init__(self, raw: IO[bytes], limit: int) -> None:
+        self.raw = raw
+        self.remaining = limit
+
+    def read(self, n: int = -1) -> bytes:
+        if self.remaining <= 0:
+            return b""
+        n = self.remaining if n is None or n < 0 else min(n, self.remaining)
+        data = self.raw.read(n)
+        self.remaining -= len(data)
+        return data
+
+
+def _settle_deadline(video: Video):  # noqa: ANN202
+    return video.finalized_at + timedelta(seconds=settings.FINALIZE_SETTLE_SECONDS)
+
+
+def in_settle_window(video: Video) -> bool:
+    """Finalized, but chunk requests that were already under way may still land."""
+    return (
+        video.status == Video.Status.ASSEMBLING
+        and video.finalized_at is not None
+        and video.assembly_started_at is None
+        and timezone.now() < _settle_deadline(video)
+    )
+
+
+def _ensure_accepting(video: Video) -> None:
+    if video.status == Video.Status.UPLOADING or in_settle_window(video):
+        return
+    metrics.UPLOAD_REJECTED.labels("finalized").inc()
+    raise Conflict(
+        f"video {video.pk} is already finalized (status: {video.status}); chunks can no longer be added",
+        {"video_id": video.pk, "status": video.status},
+    )
+
+
+def video_create(*, auth: Any, title: str, description: str = "") -> Video:
+    """Create a video in `uploading` for the caller."""
+    title = (title or "").strip()
+    if not title:
+        raise BadRequest("title is required", {"field": "title"})
+    if len(title) > TITLE_MAX:
+        raise BadRequest(f"title is {len(title)} characters; at most {TITLE_MAX} are allowed", {"field": "title"})
+    return Video.objects.create(owner=owner_of(auth), title=title, description=description or "")
+
+
+def chunk_store(
+    *, video: Video, data: IO[bytes], chunk_index: int | None, declared_size: int | None = None
+) -> ChunkStored:
+    """Store one chunk of `video`.
+
+    Order is `chunk_index` when given, else arrival order (the order in which the server
+    finished receiving the chunks). Re-sending an index with the same bytes is a no-op;
+    different bytes are a 409. The bytes are written before the row, and the row is written
+    under a lock on the video that re-checks the video still accepts chunks, so a chunk is
+    either part of the assembled video or refused — never silently dropped.
+    """
+    _ensure_accepting(video)
+    limit = settings.MAX_CHUNK_BYTES
+    if declared_size is not None and declared_size > limit:
+        metrics.UPLOAD_REJECTED.labels("too_large").inc()
+        raise PayloadTooLarge(f"chunk is {declared_size} bytes; the limit is {limit}", {"max_chunk_bytes": limit})
+    if chunk_index is not None and chunk_index < 0:
+        raise BadRequest("chunk_index must be 0 or more", {"field": "chunk_index"})
+
+    key = f"{video.storage_prefix}chunks/{uuid.uuid4().hex}.part"
+    written = storage.write(key, _LimitedReader(data, limit + 1))
+    try:
+        if written.size == 0:
+            metrics.UPLOAD_REJECTED.labels("empty").inc()
+            raise BadRequest("chunk is empty", {"field": "video_chunck"})
+        if written.size > limit:
+            metrics.UPLOAD_REJECTED.labels("too_large").inc()
+            raise PayloadTooLarge(f"chunk is larger than the limit of {limit} bytes", {"max_chunk_bytes": limit})
+        result = _chunk_record(video_id=video.pk, key=key, size=written.size, sha256=written.sha256, index=chunk_index)
+    except BaseException:
+        storage.delete(key)
+        raise
+    if not result.created:
+        storage.delete(key)
+    else:
+        metrics.UPLOAD_BYTES.inc(written.size)
+        metrics.UPLOAD_CHUNKS.inc()
+    return result
+
+
+def _chunk_record(*, video_id: int, key: str, size: int, sha256: str, index: int | None) -> ChunkStored:
+    for attempt in range(5):
+        try:
+            with transaction.atomic():
+                video = Video.objects.select_for_update().get(pk=video_id)
+                _ensure_accepting(video)
+                top = Chunk.objects.filter(video=video).aggregate(top=Max("index"))["top"]
+                next_index = 0 if top is None else top + 1
+                if index is None:
+                    index_to_use = next_index
+                else:
+                    index_to_use = index
+                    existing = Chunk.objects.filter(video=video, index=index).first()
+                    if existing is not None:
+                        if existing.checksum == sha256 and existing.size == size:
+                            return ChunkStored(chunk=existing, created=False)
+                        metrics.UPLOAD_REJECTED.labels("conflict").inc()
+                        raise Conflict(
+                            f"chunk {index} of video {video_id} was already received with different bytes",
+                            {"chunk_index": index, "stored_size": existing.size, "sent_size": size},
+                        )
+                    if video.status != Video.Status.UPLOADING and index != next_index:
+                        # After finalize, only chunks that extend the video without a gap may land.
+                        raise Conflict(
+                            f"video {video_id} is finalized; chunk {index} would leave a gap after {next_index - 1}",
+                            {"chunk_index": index, "next_index": next_index},
+                        )
+                chunk = Chunk.objects.create(video=video, index=index_to_use, size=size, checksum=sha256, key=key)
+                video.last_chunk_at = timezone.now()
+                video.save(update_fields=["last_chunk_at", "updated_at"])
+                return ChunkStored(chunk=chunk, created=True)
+        except IntegrityError:
+            # Two arrival-order chunks raced for the same next index: take the following one.
+            if attempt == 4:
+                raise
+    raise AssertionError("unreachable")
+
+
+def video_finalize(*, video: Video) -> Video:
+    """Close the upload and queue assembly. Idempotent: finalizing again changes nothing.
+
+    Gaps are given FINALIZE_SETTLE_SECONDS to fill (chunks still in flight), then refused with
+    409 naming the missing indexes; the video stays open so the client can send them.
+    """
+    if video.status in (Video.Status.ASSEMBLING, Video.Status.READY):
+        return video
+    if video.status == Video.Status.FAILED:
+        raise Conflict(f"video {video.pk} failed: {video.error}", {"status": video.status, "error": video.error})
+
+    deadline = time.monotonic() + settings.FINALIZE_SETTLE_SECONDS
+    while True:
+        indexes = chunk_indexes(video)
+        gaps = missing_indexes(indexes)
+        if indexes and not gaps:
+            break
+        if time.monotonic() >= deadline:
+            metrics.UPLOAD_REJECTED.labels("gaps" if gaps else "no_chunks").inc()
+            if not indexes:
+                raise Conflict(f"video {video.pk} has no chunks; upload at least one before finalizing")
+            raise Conflict(
+                f"video {video.pk} is missing chunks {gaps}; upload them, then finalize again",
+                {"missing": gaps, "received": indexes},
+            )
+        time.sleep(0.2)
+
+    with transaction.atomic():
+        locked = Video.objects.select_for_update().get(pk=video.pk)
+        if locked.status != Video.Status.UPLOADING:
+            return locked
+        locked.status = Video.Status.ASSEMBLING
+        locked.finalized_at = timezone.now()
+        locked.progress = 0.0
+        locked.save(update_fields=["status", "finalized_at", "progress", "updated_at"])
+        delay = settings.FINALIZE_SETTLE_SECONDS
+        transaction.on_commit(lambda: messaging.send_assemble(locked.pk, delay_seconds=delay))
+    return locked
+
+
+def video_finalize_by_id(*, video_id: int, auth: Any) -> Video:
+    return video_finalize(video=video_get_for_user(video_id, auth))
+
+
+def video_reconcile(*, stale_seconds: float | None) -> list[int]:
+    """Re-enqueue assembly for videos the database says are unfinished.
+
+    `stale_seconds=None` (start-up of the embedded mode, whose broker forgot everything)
+    re-enqueues every `assembling` video; otherwise only those untouched for that long (a lost
+    message in a cluster). Actors are idempotent, so a duplicate message is harmless.
+    """
+    videos = Video.objects.filter(status=Video.Status.ASSEMBLING)
+    if stale_seconds is not None:
+        videos = videos.filter(updated_at__lt=timezone.now() - timedelta(seconds=stale_seconds))
+    ids = list(videos.values_list("pk", flat=True))
+    # Touch them so the next pass waits another period instead of piling up duplicates.
+    Video.objects.filter(pk__in=ids).update(updated_at=timezone.now())
+    for video_id in ids:
+        messaging.send_assemble(video_id)
+    if ids:
+        logger.info("reconciler re-enqueued assembly of videos %s", ids)
+    return ids

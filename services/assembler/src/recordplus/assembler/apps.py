@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AssemblerConfig(AppConfig):
+    name = "recordplus.assembler"
+    label = "assembler"
