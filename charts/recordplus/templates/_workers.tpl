@@ -35,7 +35,7 @@ spec:
         {{- include "recordplus.componentLabels" (dict "ctx" $ctx "component" .component) | nindent 8 }}
       annotations:
         {{- include "recordplus.checksumAnnotations" $ctx | nindent 8 }}
-        {{- if $ctx.Values.metrics.podAnnotations }}
+        {{- if $ctx.Values.metrics.scrapeAnnotations }}
         prometheus.io/scrape: "true"
         prometheus.io/port: {{ $port | quote }}
         prometheus.io/path: /metrics
@@ -70,6 +70,9 @@ spec:
           env:
             - name: WORKER_THREADS
               value: {{ $values.threads | toString | quote }}
+            {{- with .settings }}
+            {{- . | nindent 12 }}
+            {{- end }}
             {{- range $name, $value := $values.env }}
             - name: {{ $name }}
               value: {{ $value | toString | quote }}
@@ -159,4 +162,26 @@ spec:
   selector:
     matchLabels:
       {{- include "recordplus.componentSelectorLabels" (dict "ctx" .ctx "component" .component) | nindent 6 }}
+{{- end -}}
+
+
+{{/* The transcriber's own settings (recordplus.transcriber.config) as env entries. */}}
+{{- define "recordplus.transcriberEnv" -}}
+{{- $t := .Values.transcriber -}}
+- name: TRANSCRIBE_ENGINE
+  value: {{ $t.engine | quote }}
+{{- with $t.model }}
+- name: WHISPER_MODEL
+  value: {{ . | quote }}
+{{- end }}
+- name: WHISPER_DEVICE
+  value: {{ ternary $t.device "cpu" $t.gpu.enabled | quote }}
+- name: WHISPER_COMPUTE_TYPE
+  value: {{ $t.computeType | quote }}
+- name: WHISPER_LANGUAGE
+  value: {{ $t.language | quote }}
+- name: WHISPER_BATCH_SIZE
+  value: {{ $t.batchSize | toString | quote }}
+- name: TRANSCRIBE_TIME_LIMIT
+  value: {{ $t.timeLimitSeconds | toString | quote }}
 {{- end -}}
