@@ -1,25 +1,45 @@
 """The seam between stitching and making a video playable.
 
-make_playable() takes the stitched upload and returns what stream_video should serve, with
-the media facts. This first version serves the stitched bytes as they are, typed by sniffing
-their leading bytes; probing, remuxing, transcoding, thumbnails and audio come behind the
-same signature.
+`make_playable()` takes the stitched upload, probes it, writes the browser-playable rendition,
+a thumbnail and 16 kHz mono audio next to it, and returns what `stream_video` should serve with
+the media facts. ffmpeg runs locally on a copy in `workdir`; results are uploaded with
+overwriting writes, so a re-run after a crash replaces objects instead of duplicating them.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from django.core.files import File
 
-class MediaRejected(Exception):
-    """The upload is not a usable video; str(exc) is the reason shown to the user."""
+from recordplus.assembler.errors import MediaRejected
+from recordplus.assembler.ffmpeg import Limits
+from recordplus.assembler.probe import probe, require_video
+from recordplus.assembler.renditions import extract_audio, make_rendition, make_thumbnail
+from recordplus.core.env import envfloat
+
+__all__ = ["MediaOutcome", "MediaRejected", "StorageConflict", "make_playable"]
+
+log = logging.getLogger(__name__)
+
+RENDITION_EXTENSIONS = ("webm", "mp4")
+COPY_BUFFER = 1024 * 1024
+
+
+class StorageConflict(Exception):
+    """Storage kept another object under a key we overwrite (a concurrent run); retry later."""
 
 
 @dataclass
 class MediaOutcome:
+    """What stream_video serves and the facts probed from it."""
+
     video_key: str
     content_type: str
     container: str | None = None
@@ -35,18 +55,23 @@ class MediaOutcome:
     audio_key: str | None = None
 
 
-def sniff_container(head: bytes) -> str | None:
-    """Recognise mp4, webm and avi from their first bytes."""
-    if head[:4] == b"\x1a\x45\xdf\xa3":
-        return "webm"
-    if head[4:8] == b"ftyp":
-        return "mp4"
-    if head[:4] == b"RIFF" and head[8:12] == b"AVI ":
-        return "avi"
-    return None
+class _Progress:
+    """Forwards monotonic, clamped fractions to the pipeline's callback."""
 
+    def __init__(self, callback: Callable[[float], None] | None) -> None:
+        self._callback = callback
+        self._last = 0.0
 
-CONTENT_TYPES = {"webm": "video/webm", "mp4": "video/mp4", "avi": "video/x-msvideo"}
+    def __call__(self, fraction: float) -> None:
+        fraction = min(max(fraction, self._last), 1.0)
+        if self._callback is None or fraction <= self._last and fraction < 1.0:
+            return
+        self._last = fraction
+        self._callback(fraction)
+
+    def span(self, start: float, end: float) -> Callable[[float], None]:
+        """A callback mapping a step's own 0..1 onto start..end of the whole."""
+        return lambda fraction: self(start + (end - start) * fraction)
 
 
 def make_playable(
@@ -57,14 +82,119 @@ def make_playable(
     workdir: Path,
     progress: Callable[[float], None] | None = None,
 ) -> MediaOutcome:
-    with storage.open(source_key, "rb") as fileobj:
-        head = fileobj.read(16)
-    container = sniff_container(head)
-    if container is None:
-        raise MediaRejected("the upload is not an mp4, webm or avi video")
-    return MediaOutcome(
-        video_key=source_key,
-        content_type=CONTENT_TYPES[container],
-        container=container,
-        size=storage.size(source_key),
+    """Turn the stitched upload at `source_key` into a playable video, thumbnail and audio.
+
+    Writes `<prefix>video.webm|mp4`, `<prefix>thumbnail.jpg` and `<prefix>audio.wav` (only when
+    the video has sound) into `storage`, overwriting earlier runs and removing a rendition of the
+    other type. The source is left in place. Raises MediaRejected with a user-facing reason when
+    the upload is not a usable video; anything else (storage I/O, a missing ffmpeg) is transient.
+    """
+    report = _Progress(progress)
+    limits = Limits.from_env()
+    work = Path(workdir)
+    work.mkdir(parents=True, exist_ok=True)
+
+    source = work / "source"
+    _download(storage, source_key, source)
+    report(0.05)
+
+    facts = probe(source, limits=limits)
+    require_video(facts)
+    log.info("probed %s: %s", source_key, facts)
+    report(0.1)
+
+    out = work / "out"
+    out.mkdir(exist_ok=True)
+    rendition, plan = make_rendition(source, facts, out, limits=limits, progress=report.span(0.1, 0.8))
+    final = probe(rendition, limits=limits)
+    if not final.has_video or not final.duration:
+        raise MediaRejected("The recording contains no video frames; it may have been stopped right after it began")
+    report(0.8)
+
+    thumbnail = make_thumbnail(
+        rendition,
+        out / "thumbnail.jpg",
+        duration=final.duration,
+        at_seconds=envfloat("THUMBNAIL_AT_SECONDS", 1.0, minimum=0.0),
+        limits=limits,
     )
+    report(0.85)
+    audio: Path | None = None
+    if final.has_audio:
+        try:
+            audio = extract_audio(rendition, out / "audio.wav", limits=limits)
+        except MediaRejected as exc:
+            # The video still plays; it just cannot be transcribed.
+            log.warning("no transcriber audio for %s: %s", source_key, exc)
+    report(0.9)
+
+    video_key = f"{prefix}video.{plan.extension}"
+    _put(storage, video_key, rendition)
+    for extension in RENDITION_EXTENSIONS:
+        if extension != plan.extension:
+            storage.delete(f"{prefix}video.{extension}")  # left by an older run or code version
+    report(0.96)
+    thumbnail_key = _put_or_clear(storage, f"{prefix}thumbnail.jpg", thumbnail)
+    audio_key = _put_or_clear(storage, f"{prefix}audio.wav", audio)
+    report(1.0)
+
+    return MediaOutcome(
+        video_key=video_key,
+        content_type=plan.content_type,
+        container=final.container,
+        video_codec=final.video_codec,
+        audio_codec=final.audio_codec,
+        duration=round(final.duration, 3),
+        width=final.width,
+        height=final.height,
+        frame_rate=final.frame_rate,
+        has_audio=final.has_audio,
+        size=final.size,
+        thumbnail_key=thumbnail_key,
+        audio_key=audio_key,
+    )
+
+
+def _download(storage: Any, key: str, dest: Path) -> None:
+    """Copy the object to `dest` without holding it in memory."""
+    dest.unlink(missing_ok=True)
+    try:
+        local = storage.path(key)
+    except NotImplementedError:
+        local = None
+    if local:
+        try:
+            os.link(local, dest)  # same filesystem: no copy at all
+        except OSError:
+            shutil.copyfile(local, dest)
+        return
+    bucket = getattr(storage, "bucket", None)
+    if bucket is not None and hasattr(bucket, "download_file"):
+        # django-storages' S3File.open buffers the whole object in memory; boto3's managed
+        # download streams it to disk in parts instead.
+        normalize = getattr(storage, "_normalize_name", None)
+        bucket.download_file(normalize(key) if normalize else key, str(dest))
+        return
+    with storage.open(key, "rb") as src, dest.open("wb") as out:
+        shutil.copyfileobj(src, out, COPY_BUFFER)
+
+
+def _put(storage: Any, key: str, path: Path) -> str:
+    """Store `path` under exactly `key`, replacing what is there.
+
+    Django storages pick another name when a key exists; deleting first keeps the key stable.
+    """
+    storage.delete(key)
+    with path.open("rb") as fh:
+        saved = storage.save(key, File(fh, name=path.name))
+    if saved != key:
+        storage.delete(saved)
+        raise StorageConflict(f"storage kept {saved!r} instead of {key!r}; another run is writing it")
+    return key
+
+
+def _put_or_clear(storage: Any, key: str, path: Path | None) -> str | None:
+    if path is None:
+        storage.delete(key)  # a previous run's object must not outlive a changed outcome
+        return None
+    return _put(storage, key, path)

@@ -58,6 +58,11 @@ def _friendly_reason(stderr_tail: str) -> str:
             "The MP4 file is incomplete: its index (the 'moov' box) is missing, which usually means "
             "the recording or the upload was cut off before it finished"
         )
+    if text.rstrip().endswith("end of file"):
+        return (
+            "The upload ends before any video frames: the recording was stopped at once "
+            "or the upload was cut off"
+        )
     if "ebml header" in text or "invalid data found" in text or "could not find codec parameters" in text:
         return "The upload is not a video we can read; please upload an MP4, WebM or AVI file"
     return "The upload could not be read as a video"
@@ -75,7 +80,7 @@ def stderr_summary(stderr_tail: str, path: Path | None = None, limit: int = 300)
             line = line.replace(f"{path}: ", "").replace(str(path), "the upload")
         if line and line not in seen:
             seen.append(line)
-    text = "; ".join(seen[-4:])
+    text = "; ".join(seen[-2:])
     return text if len(text) <= limit else "…" + text[-limit:]
 
 
