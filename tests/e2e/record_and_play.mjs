@@ -97,6 +97,11 @@ async function main() {
       headless: true,
       args: CHROMIUM_ARGS,
       viewport: { width: 400, height: 600 },
+      // Chromium's Local Network Access guard treats the page Playwright fulfils as coming from
+      // an unknown (public) address space, so it would block the cluster's redirect to the
+      // presigned S3 URL on loopback. A deployed site and its bucket share an address space;
+      // granting the permission reproduces that, nothing more.
+      permissions: ["local-network-access"],
     });
     result.browserVersion = context.browser() ? context.browser().version() : null;
     const page = context.pages()[0] || (await context.newPage());
