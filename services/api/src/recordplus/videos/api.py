@@ -106,6 +106,15 @@ def stream_video(request: HttpRequest, video_id: int) -> HttpResponseBase:
     return HttpResponseRedirect(redirect) if redirect else streaming.serve(request, obj)
 
 
+@router.api_operation(["GET", "HEAD"], "/videos/{video_id}/original", summary="The upload exactly as received")
+def get_original(request: HttpRequest, video_id: int) -> HttpResponseBase:
+    video = selectors.video_get_for_user(video_id, request.auth)
+    if not video.source_key:
+        raise NotFound(f"video {video_id} has no stored original (status: {video.status})")
+    obj, redirect = stored_object(video, "original")
+    return HttpResponseRedirect(redirect) if redirect else streaming.serve(request, obj)
+
+
 @router.api_operation(["GET", "HEAD"], "/videos/{video_id}/thumbnail", summary="The video's JPEG thumbnail")
 def get_thumbnail(request: HttpRequest, video_id: int) -> HttpResponseBase:
     video = selectors.video_get_for_user(video_id, request.auth)

@@ -45,7 +45,8 @@ def video_payload(request: HttpRequest, video: Video, transcription: dict[str, A
 
 
 def stored_object(video: Video, what: str) -> tuple[StoredObject, str | None]:
-    """The object to serve for `what` ("video" or "thumbnail"), and a presigned URL to redirect
+    """The object to serve for `what` ("video", "thumbnail" or "original": the stitched upload
+    exactly as received), and a presigned URL to redirect
     to instead when storage is S3 and STREAM_MODE is redirect."""
     if video.status != Video.Status.READY:
         raise Conflict(
@@ -54,6 +55,8 @@ def stored_object(video: Video, what: str) -> tuple[StoredObject, str | None]:
         )
     if what == "thumbnail":
         key, content_type = video.thumbnail_key, "image/jpeg"
+    elif what == "original":
+        key, content_type = video.source_key, "application/octet-stream"
     else:
         key, content_type = video.video_key, video.content_type or "application/octet-stream"
     filename = f"{video.public_id}.{EXTENSIONS.get(content_type, 'bin')}"

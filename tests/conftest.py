@@ -1,0 +1,328 @@
+"""Shared fixtures: live RecordPlus stacks (embedded and cluster) as real subprocesses, and the
+real services they need (PostgreSQL, RabbitMQ, moto's S3 server).
+
+A test that needs a missing service or tool fails under CI=true; elsewhere it is skipped with
+the reason, so a developer without RabbitMQ can still run the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() == "true"
+RECORDPLUS = shutil.which("recordplus", path=str(Path(sys.executable).parent)) or "recordplus"
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+RABBITMQ_HOST = os.environ.get("TEST_RABBITMQ_HOST", "127.0.0.1")
+# Keys the stacks set themselves; anything like them in the caller's environment is dropped.
+_STACK_PREFIXES = ("RECORDPLUS_", "DATABASE_", "S3_", "BROKER_", "STORAGE_", "STREAM_", "ALLOW_", "WORKER_")
+
+# The settings every test stack shares: small enough limits to test, short settle window.
+TEST_MAX_CHUNK_BYTES = 16 * 1024 * 1024
+TEST_SETTLE_SECONDS = 1.5
+
+
+def require(condition: bool, reason: str) -> None:
+    """Fail under CI (a missing service is a broken CI, never a pass), skip elsewhere."""
+    if condition:
+        return
+    if IN_CI:
+        pytest.fail(f"required for this test but missing: {reason}")
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def base_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_STACK_PREFIXES)}
+    env.update(
+        {
+            "ALLOW_ANONYMOUS": "true",
+            "MAX_CHUNK_BYTES": str(TEST_MAX_CHUNK_BYTES),
+            "FINALIZE_SETTLE_SECONDS": str(TEST_SETTLE_SECONDS),
+            "LOG_LEVEL": "info",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+@dataclass
+class Process:
+    name: str
+    args: list[str]
+    env: dict[str, str]
+    log: Path
+    proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(self.log, "ab")
+        self.proc = subprocess.Popen(self.args, env=self.env, stdout=handle, stderr=subprocess.STDOUT, cwd=ROOT)
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 20) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(sig)
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+
+    def tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+@dataclass
+class Stack:
+    """A running RecordPlus: `url` to talk to, and what a test needs to look behind it."""
+
+    mode: str
+    env: dict[str, str]
+    workdir: Path
+    port: int = 0
+    data_dir: Path | None = None
+    s3: Any = None
+    bucket: str | None = None
+    worker_metrics_port: int | None = None
+    processes: list[Process] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def api(self) -> str:
+        return f"{self.url}/api/record"
+
+    def client(self, token: str | None = None, **kwargs: Any) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=60, **kwargs)
+
+    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [RECORDPLUS, *args], env=self.env, cwd=ROOT, capture_output=True, text=True, timeout=120, check=check
+        )
+
+    def create_user(self, name: str) -> str:
+        return self.run("createuser", name).stdout.strip().splitlines()[-1]
+
+    def wait_for(
+        self,
+        video_id: int,
+        statuses: tuple[str, ...] = ("ready", "failed"),
+        token: str | None = None,
+        timeout: float = 180,
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        detail: dict[str, Any] = {}
+        with self.client(token) as client:
+            while time.monotonic() < deadline:
+                response = client.get(f"/api/record/videos/{video_id}")
+                assert response.status_code == 200, response.text
+                detail = response.json()
+                if detail["status"] in statuses:
+                    return detail
+                self.assert_alive()
+                time.sleep(0.25)
+        raise AssertionError(f"video {video_id} still {detail.get('status')} after {timeout}s\n{self.logs()}")
+
+    def assert_alive(self) -> None:
+        for process in self.processes:
+            if process.proc is not None and process.proc.poll() is not None:
+                raise AssertionError(f"{process.name} exited with {process.proc.returncode}\n{process.tail()}")
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {p.name} ---\n{p.tail()}" for p in self.processes)
+
+    def add(self, name: str, args: list[str]) -> Process:
+        process = Process(name, args, self.env, self.workdir / f"{name}.log")
+        process.start()
+        self.processes.append(process)
+        return process
+
+    def start_server(self) -> None:
+        self.port = self.port or free_port()
+        self.add("api", [RECORDPLUS, "serve", "--host", "127.0.0.1", "--port", str(self.port)])
+        self.wait_ready()
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        last = ""
+        while time.monotonic() < deadline:
+            self.assert_alive()
+            try:
+                response = httpx.get(f"{self.url}/readyz", timeout=5)
+                if response.status_code == 200:
+                    return
+                last = response.text
+            except httpx.HTTPError as exc:
+                last = str(exc)
+            time.sleep(0.3)
+        raise AssertionError(f"{self.mode} stack not ready after {timeout}s: {last}\n{self.logs()}")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        for process in reversed(self.processes):
+            process.stop(sig)
+        self.processes.clear()
+
+
+# --- services ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """moto's S3 server on loopback, shared by the session."""
+    try:
+        from moto.server import ThreadedMotoServer
+    except ImportError:  # pragma: no cover - dev group not installed
+        require(False, "moto[server] is not installed (uv sync)")
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for the session, dropped afterwards."""
+    require(port_open("127.0.0.1", 5432), "PostgreSQL on 127.0.0.1:5432")
+    import psycopg
+
+    name = f"recordplus_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def rabbitmq_url() -> Iterator[str]:
+    """A fresh RabbitMQ virtual host for the session, so no stale message reaches our worker."""
+    require(port_open(RABBITMQ_HOST, 5672), f"RabbitMQ on {RABBITMQ_HOST}:5672")
+    ctl = shutil.which("rabbitmqctl")
+    if ctl is None:
+        yield f"amqp://guest:guest@{RABBITMQ_HOST}:5672/%2F"
+        return
+    vhost = f"recordplus-test-{uuid.uuid4().hex[:8]}"
+    subprocess.run([ctl, "add_vhost", vhost], check=True, capture_output=True, timeout=60)
+    subprocess.run([ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], check=True, capture_output=True, timeout=60)
+    yield f"amqp://guest:guest@{RABBITMQ_HOST}:5672/{vhost}"
+    subprocess.run([ctl, "delete_vhost", vhost], capture_output=True, timeout=60)
+
+
+# --- stacks -----------------------------------------------------------------------------
+
+
+def embedded_env(data_dir: Path, **extra: str) -> dict[str, str]:
+    env = base_env()
+    env.update({"RECORDPLUS_MODE": "embedded", "RECORDPLUS_DATA_DIR": str(data_dir)})
+    env.update(extra)
+    return env
+
+
+def make_embedded_stack(workdir: Path, **extra: str) -> Stack:
+    data_dir = workdir / "var"
+    stack = Stack(mode="embedded", env=embedded_env(data_dir, **extra), workdir=workdir, data_dir=data_dir)
+    stack.start_server()
+    return stack
+
+
+def _cluster_extra_env(workdir: Path) -> dict[str, str]:
+    """Engine settings the transcription tests need in the cluster worker, if they provide any."""
+    try:
+        from tests.transcriber.fixtures import cluster_worker_env  # type: ignore[import-not-found]
+    except ImportError:
+        return {}
+    return cluster_worker_env(workdir)
+
+
+def make_cluster_stack(workdir: Path, database_url: str, broker_url: str, s3_url: str, **extra: str) -> Stack:
+    import boto3
+
+    env = base_env()
+    bucket = f"recordplus-{uuid.uuid4().hex[:8]}"
+    metrics_port = free_port()
+    env.update(
+        {
+            "RECORDPLUS_MODE": "cluster",
+            "SECRET_KEY": "test-secret-key",
+            "DATABASE_URL": database_url,
+            "BROKER_URL": broker_url,
+            "STORAGE_BACKEND": "s3",
+            "S3_ENDPOINT_URL": s3_url,
+            "S3_BUCKET": bucket,
+            "S3_REGION": "us-east-1",
+            "S3_ACCESS_KEY_ID": "testing",
+            "S3_SECRET_ACCESS_KEY": "testing",
+            "S3_CREATE_BUCKET": "true",
+            "WORKER_METRICS_PORT": str(metrics_port),
+        }
+    )
+    env.update(_cluster_extra_env(workdir))
+    env.update(extra)
+    s3 = boto3.client(
+        "s3", endpoint_url=s3_url, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+    )
+    stack = Stack(mode="cluster", env=env, workdir=workdir, s3=s3, bucket=bucket, worker_metrics_port=metrics_port)
+    stack.run("migrate")
+    queues = ["assemble"]
+    if (ROOT / "services/transcriber/src/recordplus/transcriber/tasks.py").exists():
+        queues.append("transcribe")
+    stack.add("worker", [RECORDPLUS, "worker", "--queues", *queues])
+    stack.start_server()
+    return stack
+
+
+@pytest.fixture(scope="session")
+def embedded_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    stack = make_embedded_stack(tmp_path_factory.mktemp("embedded"))
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="session")
+def cluster_stack(
+    tmp_path_factory: pytest.TempPathFactory, postgres_database: str, rabbitmq_url: str, moto_server: str
+) -> Iterator[Stack]:
+    stack = make_cluster_stack(tmp_path_factory.mktemp("cluster"), postgres_database, rabbitmq_url, moto_server)
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(params=["embedded", "cluster"])
+def stack(request: pytest.FixtureRequest) -> Stack:
+    """Each test using this runs once against each mode."""
+    return request.getfixturevalue(f"{request.param}_stack")
