@@ -60,7 +60,8 @@ spec:
         - name: {{ .component }}
           image: {{ include "recordplus.image" (dict "ctx" $ctx "image" $values.image) }}
           imagePullPolicy: {{ $ctx.Values.image.pullPolicy }}
-          args: ["worker", "--queues", {{ .queue | quote }}, "--threads", {{ $values.threads | toString | quote }}]
+          # Let the job in hand finish within the grace period, keeping 15 s for the exit itself.
+          args: ["worker", "--queues", {{ .queue | quote }}, "--threads", {{ $values.threads | toString | quote }}, "--shutdown-timeout", {{ max 1 (sub (int $values.terminationGracePeriodSeconds) 15) | toString | quote }}]
           ports:
             - name: metrics
               containerPort: {{ $port }}
