@@ -11,7 +11,9 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from django.core.files import File
 
 from recordplus.assembler.errors import MediaRejected
 from recordplus.assembler.ffmpeg import Limits
-from recordplus.assembler.probe import probe, require_video
+from recordplus.assembler.probe import MediaFacts, probe, require_video
 from recordplus.assembler.renditions import extract_audio, make_rendition, make_thumbnail
 from recordplus.core.env import envfloat
 
@@ -74,6 +76,22 @@ class _Progress:
         return lambda fraction: self(start + (end - start) * fraction)
 
 
+class _Stopwatch:
+    """Seconds per step, for the log line that explains where an assembly's time went."""
+
+    def __init__(self) -> None:
+        self._mark = time.monotonic()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.monotonic()
+        self.laps[name] = now - self._mark
+        self._mark = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{name} {seconds:.2f}s" for name, seconds in self.laps.items())
+
+
 def make_playable(
     *,
     storage: Any,
@@ -91,41 +109,49 @@ def make_playable(
     """
     report = _Progress(progress)
     limits = Limits.from_env()
+    clock = _Stopwatch()
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
 
     source = work / "source"
     _download(storage, source_key, source)
+    clock.lap("download")
     report(0.05)
 
     facts = probe(source, limits=limits)
     require_video(facts)
     log.info("probed %s: %s", source_key, facts)
+    clock.lap("probe")
     report(0.1)
 
     out = work / "out"
     out.mkdir(exist_ok=True)
-    rendition, plan = make_rendition(source, facts, out, limits=limits, progress=report.span(0.1, 0.8))
-    final = probe(rendition, limits=limits)
-    if not final.has_video or not final.duration:
-        raise MediaRejected("The recording contains no video frames; it may have been stopped right after it began")
-    report(0.8)
-
-    thumbnail = make_thumbnail(
-        rendition,
-        out / "thumbnail.jpg",
-        duration=final.duration,
-        at_seconds=envfloat("THUMBNAIL_AT_SECONDS", 1.0, minimum=0.0),
-        limits=limits,
-    )
-    report(0.85)
-    audio: Path | None = None
-    if final.has_audio:
-        try:
-            audio = extract_audio(rendition, out / "audio.wav", limits=limits)
-        except MediaRejected as exc:
-            # The video still plays; it just cannot be transcribed.
-            log.warning("no transcriber audio for %s: %s", source_key, exc)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recordplus-audio") as pool:
+        # The transcriber's audio is decoded from the upload while the video is remuxed or
+        # transcoded: a remux is I/O bound, so the decode runs on an otherwise idle core.
+        audio_job = pool.submit(_audio_or_none, source, out / "audio.wav", facts, limits, source_key)
+        rendition, plan = make_rendition(source, facts, out, limits=limits, progress=report.span(0.1, 0.8))
+        final = probe(rendition, limits=limits)
+        if not final.has_video or not final.duration:
+            raise MediaRejected(
+                "The recording contains no video frames; it may have been stopped right after it began"
+            )
+        clock.lap(plan.kind)
+        report(0.8)
+        thumbnail = make_thumbnail(
+            rendition,
+            out / "thumbnail.jpg",
+            duration=final.duration,
+            at_seconds=envfloat("THUMBNAIL_AT_SECONDS", 1.0, minimum=0.0),
+            limits=limits,
+        )
+        clock.lap("thumbnail")
+        report(0.85)
+        audio, audio_seconds = audio_job.result()
+        clock.lap("audio wait")
+        clock.laps["audio (alongside)"] = audio_seconds
+    if not final.has_audio:
+        audio = None
     report(0.9)
 
     video_key = f"{prefix}video.{plan.extension}"
@@ -136,6 +162,8 @@ def make_playable(
     report(0.96)
     thumbnail_key = _put_or_clear(storage, f"{prefix}thumbnail.jpg", thumbnail)
     audio_key = _put_or_clear(storage, f"{prefix}audio.wav", audio)
+    clock.lap("upload")
+    log.info("made %s playable (%s): %s", source_key, plan.reason, clock)
     report(1.0)
 
     return MediaOutcome(
@@ -153,6 +181,21 @@ def make_playable(
         thumbnail_key=thumbnail_key,
         audio_key=audio_key,
     )
+
+
+def _audio_or_none(
+    source: Path, output: Path, facts: MediaFacts, limits: Limits, source_key: str
+) -> tuple[Path | None, float]:
+    """16 kHz mono WAV of the upload's audio (None without audio), and the seconds it took."""
+    started = time.monotonic()
+    if not facts.has_audio:
+        return None, 0.0
+    try:
+        return extract_audio(source, output, limits=limits), time.monotonic() - started
+    except MediaRejected as exc:
+        # The video still plays; it just cannot be transcribed.
+        log.warning("no transcriber audio for %s: %s", source_key, exc)
+        return None, time.monotonic() - started
 
 
 def _download(storage: Any, key: str, dest: Path) -> None:

@@ -150,13 +150,18 @@ def make_thumbnail(
     """
     candidates = _thumbnail_times(duration, at_seconds)
     first: Path | None = None
+    chosen: Path | None = None
     for index, at in enumerate(candidates):
         attempt = output.with_name(f"{output.stem}.{index}{output.suffix}")
         try:
-            ffmpeg(
-                ["-ss", f"{at:.3f}", "-i", str(video), "-map", "0:v:0", "-frames:v", "1",
+            # One decode, two outputs: the JPEG and a 32x32 grey copy on stdout to judge it by.
+            luma = ffmpeg_stdout(
+                ["-ss", f"{at:.3f}", "-i", str(video), "-frames:v", "1", "-filter_complex",
                  # Browsers show thumbnails small; 1280 wide is plenty and keeps the JPEG light.
-                 "-vf", "scale='min(1280,iw)':-2", "-q:v", "3", "-f", "image2", "-update", "1", str(attempt)],
+                 "[0:v:0]split=2[big][small];[big]scale='min(1280,iw)':-2[jpeg];"
+                 "[small]scale=32:32,format=gray[luma]",
+                 "-map", "[jpeg]", "-frames:v", "1", "-q:v", "3", "-f", "image2", "-update", "1", str(attempt),
+                 "-map", "[luma]", "-frames:v", "1", "-f", "rawvideo", "pipe:1"],
                 limits=limits,
             )
         except FFmpegError:
@@ -164,15 +169,14 @@ def make_thumbnail(
             continue
         if not attempt.exists() or attempt.stat().st_size == 0:
             continue
-        if first is None:
-            first = attempt
-        if not _is_flat(attempt, limits=limits):
+        first = first or attempt
+        if not _is_flat(luma):
+            chosen = attempt
             break
-    else:
-        attempt = first  # type: ignore[assignment]
-    if attempt is None:
+    chosen = chosen or first
+    if chosen is None:
         return None
-    attempt.replace(output)
+    chosen.replace(output)
     for leftover in output.parent.glob(f"{output.stem}.*{output.suffix}"):
         leftover.unlink(missing_ok=True)
     return output
@@ -189,17 +193,9 @@ def _thumbnail_times(duration: float | None, at_seconds: float) -> list[float]:
     return unique
 
 
-def _is_flat(image: Path, *, limits: Limits | None) -> bool:
-    """True when the picture is one flat colour (e.g. a black frame): luma barely varies."""
-    try:
-        result = ffmpeg_stdout(
-            ["-i", str(image), "-vf", "scale=32:32,format=gray", "-f", "rawvideo", "pipe:1"], limits=limits
-        )
-    except FFmpegError:
-        return False
-    if not result:
-        return False
-    return max(result) - min(result) < 16
+def _is_flat(luma: bytes) -> bool:
+    """True when a small grey picture is one flat colour (e.g. a black frame)."""
+    return not luma or max(luma) - min(luma) < 16
 
 
 def extract_audio(video: Path, output: Path, *, limits: Limits | None = None) -> Path:
