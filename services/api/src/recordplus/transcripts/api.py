@@ -1,7 +1,41 @@
-"""HTTP handlers of the transcripts app."""
+"""HTTP handlers of the transcripts app: parse, call one service or selector, return a schema."""
 
 from __future__ import annotations
 
+from typing import Literal
+
+from django.http import HttpRequest, HttpResponse
 from ninja import Router
 
+from recordplus.transcripts import selectors, services
+from recordplus.transcripts.schemas import TranscriptOut, TranscriptRequestedOut
+from recordplus.videos.selectors import video_get_for_user
+
 router = Router(tags=["transcripts"])
+
+
+@router.get(
+    "/videos/{video_id}/transcript",
+    response=TranscriptOut,
+    summary="The video's transcript as JSON (words with times), WebVTT, SRT or plain text",
+)
+def get_transcript(request: HttpRequest, video_id: int, format: Literal["json", "vtt", "srt", "txt"] = "json"):
+    video = video_get_for_user(video_id, request.auth)
+    transcript = selectors.transcript_get_for_video(video)
+    if format == "json":
+        return selectors.transcript_payload(transcript, base_url=request.path)
+    document = selectors.transcript_document(transcript, format)
+    response = HttpResponse(document.body, content_type=document.content_type)
+    response["Content-Disposition"] = f'inline; filename="{document.filename}"'
+    return response
+
+
+@router.post(
+    "/videos/{video_id}/transcript",
+    response={202: TranscriptRequestedOut},
+    summary="Transcribe the video again (after a failure, or with a new model)",
+)
+def request_transcript(request: HttpRequest, video_id: int):
+    video = video_get_for_user(video_id, request.auth)
+    transcript = services.transcript_rerun(video=video)
+    return 202, {"message": "Transcription requested", "video_id": video.pk, "status": transcript.status}
