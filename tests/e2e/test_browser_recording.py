@@ -156,6 +156,12 @@ def test_it_records_uploads_and_plays_back_a_seekable_video(stack: Any, browser_
     )
 
     assert_bytes_came_the_way_the_mode_says(stack, playback, why)
+    # Shown with `pytest -rP`: what was measured, for the record.
+    print(
+        f"{stack.mode}/{codec}: {len(indices)} chunks, recorded {recorded:.3f}s, detail {detail['duration']}s, "
+        f"<video> {load['duration']}s, seek {seek['target']:.3f}s -> currentTime {seek['currentTime']:.3f}s, "
+        f"frame shows {seek['clockShown']}s"
+    )
 
 
 def assert_bytes_came_the_way_the_mode_says(stack: Any, playback: dict[str, Any], why: Callable[[str], str]) -> None:
