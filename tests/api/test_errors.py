@@ -1,0 +1,134 @@
+"""Every error a client can cause is a 4xx JSON body with a clear message, and leaves stored
+data as it was."""
+
+from __future__ import annotations
+
+import httpx
+
+from tests.conftest import TEST_MAX_CHUNK_BYTES, Stack
+from tests.support import create_video, send_chunk
+
+
+def assert_error(response: httpx.Response, status: int, words: str) -> dict:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert set(body) >= {"message", "detail"}
+    assert words in body["message"], body
+    return body
+
+
+def upload_state(client: httpx.Client, video_id: int) -> dict:
+    return client.get(f"/api/record/videos/{video_id}/upload").json()
+
+
+def test_it_requires_video_id(stack: Stack) -> None:
+    with stack.client() as client:
+        response = client.patch("/api/record/videos/update_video_chunck", files={"video_chunck": ("b", b"x")})
+        body = assert_error(response, 400, "video_id is required")
+        assert body["detail"] == {"field": "video_id"}
+        assert_error(client.post("/api/record/videos/finalize_video_upload"), 400, "video_id is required")
+
+
+def test_it_rejects_a_non_integer_video_id(stack: Stack) -> None:
+    with stack.client() as client:
+        response = client.patch(
+            "/api/record/videos/update_video_chunck", data={"video_id": "abc"}, files={"video_chunck": ("b", b"x")}
+        )
+        assert_error(response, 400, "video_id must be an integer")
+        assert_error(client.get("/api/record/videos/abc"), 400, "invalid request")
+
+
+def test_it_answers_404_for_unknown_videos(stack: Stack) -> None:
+    with stack.client() as client:
+        for response in (
+            client.get("/api/record/videos/987654321"),
+            client.get("/api/record/videos/987654321/upload"),
+            client.get("/api/record/videos/987654321/stream_video/"),
+            send_chunk(client, 987654321, b"x", 0),
+            client.post("/api/record/videos/finalize_video_upload", data={"video_id": "987654321"}),
+        ):
+            assert_error(response, 404, "video 987654321 not found")
+
+
+def test_it_limits_the_title(stack: Stack) -> None:
+    with stack.client() as client:
+        assert_error(client.post("/api/record/videos/", data={"title": "x" * 256}), 400, "at most 255")
+        assert_error(client.post("/api/record/videos/", data={"description": "no title"}), 400, "title is required")
+        ok = client.post("/api/record/videos/", data={"title": "x" * 255})
+        assert ok.status_code == 201
+
+
+def test_it_rejects_an_empty_chunk_and_keeps_the_others(stack: Stack) -> None:
+    with stack.client() as client:
+        video_id = create_video(client)
+        assert send_chunk(client, video_id, b"first", 0).status_code == 200
+        assert_error(send_chunk(client, video_id, b"", 1), 400, "empty")
+        assert_error(
+            client.patch("/api/record/videos/update_video_chunck", data={"video_id": str(video_id)}),
+            400,
+            "no chunk in the request",
+        )
+        state = upload_state(client, video_id)
+    assert state["received"] == [0]
+    assert state["bytes"] == 5
+
+
+def test_it_answers_413_for_an_oversize_chunk(stack: Stack) -> None:
+    with stack.client() as client:
+        video_id = create_video(client)
+        assert send_chunk(client, video_id, b"first", 0).status_code == 200
+        body = assert_error(send_chunk(client, video_id, b"\0" * (TEST_MAX_CHUNK_BYTES + 1), 1), 413, "limit")
+        assert body["detail"]["max_chunk_bytes"] == TEST_MAX_CHUNK_BYTES
+        # A raw body far past the limit is refused from its Content-Length, before it is read.
+        huge = client.patch(
+            f"/api/record/videos/{video_id}/update_video_chunck",
+            content=b"\0" * (TEST_MAX_CHUNK_BYTES + 2 * 1024 * 1024),
+            headers={"Content-Type": "application/octet-stream"},
+        )
+        assert_error(huge, 413, "at most")
+        state = upload_state(client, video_id)
+    assert state["received"] == [0]
+
+
+def test_it_rejects_malformed_multipart(stack: Stack) -> None:
+    with stack.client() as client:
+        video_id = create_video(client)
+        response = client.patch(
+            "/api/record/videos/update_video_chunck",
+            content=b"--not-the-boundary\r\nrubbish",
+            headers={"Content-Type": "multipart/form-data"},
+        )
+        assert_error(response, 400, "multipart")
+        response = client.post(
+            "/api/record/videos/finalize_video_upload",
+            content=b"{not json",
+            headers={"Content-Type": "application/json"},
+        )
+        assert_error(response, 400, "malformed JSON")
+        assert upload_state(client, video_id)["received"] == []
+
+
+def test_it_rejects_a_negative_chunk_index(stack: Stack) -> None:
+    with stack.client() as client:
+        video_id = create_video(client)
+        assert_error(send_chunk(client, video_id, b"x", -1), 400, "chunk_index must be 0 or more")
+
+
+def test_it_answers_405_as_json_for_a_wrong_method(stack: Stack) -> None:
+    with stack.client() as client:
+        body = assert_error(client.get("/api/record/videos/update_video_chunck"), 405, "not allowed")
+        assert "PATCH" in body["detail"]["allow"]
+        assert_error(client.delete("/api/record/videos/"), 405, "not allowed")
+        assert_error(client.put("/api/record/videos/1/finalize_video_upload/"), 405, "not allowed")
+
+
+def test_it_answers_404_as_json_for_unknown_paths(stack: Stack) -> None:
+    with stack.client() as client:
+        assert_error(client.get("/api/record/nope"), 404, "no such endpoint")
+
+
+def test_it_refuses_to_stream_a_video_that_is_not_ready(stack: Stack) -> None:
+    with stack.client() as client:
+        video_id = create_video(client)
+        assert_error(client.get(f"/api/record/videos/{video_id}/stream_video/"), 409, "not ready")
