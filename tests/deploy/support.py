@@ -242,7 +242,8 @@ def promql_metric_names(query: str) -> set[str]:
     assert "__name__" not in text, f"selecting by __name__ hides the metric name: {query!r}"
     text = _strip_balanced(text, "{", "}")
     text = _strip_balanced(text, "[", "]")
-    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", r"\1", text)
+    # Drop grouping clauses whole, so `sum without (state) (x)` reads as the call `sum (x)`.
+    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
     names = set()
     for match in _IDENTIFIER.finditer(text):
         name = match.group(1)
