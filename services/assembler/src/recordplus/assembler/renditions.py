@@ -16,6 +16,7 @@ This module imports neither Django nor Dramatiq.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,14 @@ def _audio_args(plan: Plan, facts: MediaFacts) -> list[str]:
     return args
 
 
+def _encoder_threads() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
 def build_args(plan: Plan, facts: MediaFacts, source: Path, output: Path) -> list[str]:
     """The ffmpeg arguments (after the global options) that realise `plan`."""
     maps = ["-map", "0:v:0"] + (["-map", "0:a:0"] if plan.audio != "none" else [])
@@ -95,6 +104,9 @@ def build_args(plan: Plan, facts: MediaFacts, source: Path, output: Path) -> lis
     else:
         args += [
             "-c:v", "libx264", "-preset", "veryfast", "-crf", "23", "-pix_fmt", "yuv420p",
+            # x264 starts 1.5 threads per visible core, each with frame buffers; on a big node
+            # that alone can exceed the memory limit, and beyond ~8 threads there is no gain.
+            "-threads", str(_encoder_threads()),
             # H.264 4:2:0 needs even dimensions.
             "-vf", "scale=trunc(iw/2)*2:trunc(ih/2)*2",
             *_audio_args(plan, facts),
