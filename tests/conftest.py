@@ -115,11 +115,19 @@ class Stack:
     s3: Any = None
     bucket: str | None = None
     worker_metrics_port: int | None = None
+    # Cluster only: a second API process on the same database and bucket with STREAM_MODE=proxy.
+    proxy_port: int | None = None
     processes: list[Process] = field(default_factory=list)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def streaming_url(self) -> str:
+        """Where media bytes pass through our own Range code: the API itself when embedded,
+        the proxy-mode API in cluster mode (the default there redirects to S3)."""
+        return f"http://127.0.0.1:{self.proxy_port}" if self.proxy_port else self.url
 
     @property
     def api(self) -> str:
@@ -174,15 +182,27 @@ class Stack:
     def start_server(self) -> None:
         self.port = self.port or free_port()
         self.add("api", [RECORDPLUS, "serve", "--host", "127.0.0.1", "--port", str(self.port)])
-        self.wait_ready()
+        self.wait_ready(self.url)
 
-    def wait_ready(self, timeout: float = 90) -> None:
+    def start_proxy_server(self) -> None:
+        self.proxy_port = self.proxy_port or free_port()
+        process = Process(
+            "api-proxy",
+            [RECORDPLUS, "serve", "--host", "127.0.0.1", "--port", str(self.proxy_port)],
+            {**self.env, "STREAM_MODE": "proxy"},
+            self.workdir / "api-proxy.log",
+        )
+        process.start()
+        self.processes.append(process)
+        self.wait_ready(self.streaming_url)
+
+    def wait_ready(self, url: str, timeout: float = 90) -> None:
         deadline = time.monotonic() + timeout
         last = ""
         while time.monotonic() < deadline:
             self.assert_alive()
             try:
-                response = httpx.get(f"{self.url}/readyz", timeout=5)
+                response = httpx.get(f"{url}/readyz", timeout=5)
                 if response.status_code == 200:
                     return
                 last = response.text
@@ -303,6 +323,7 @@ def make_cluster_stack(workdir: Path, database_url: str, broker_url: str, s3_url
         queues.append("transcribe")
     stack.add("worker", [RECORDPLUS, "worker", "--queues", *queues])
     stack.start_server()
+    stack.start_proxy_server()
     return stack
 
 
