@@ -153,8 +153,11 @@ async function main() {
       seek.target = target;
       seek.clockShown = await page.evaluate((png) => window.readClockFromPng(png), shot);
       result.playback.seek = seek;
+      // Then let it play on from the middle for a second: the element must really play.
+      result.playback.play = await page.evaluate((s) => window.playFor(s), 1.0);
     } else {
       result.playback.seek = null;     // nothing to seek into: the pytest reports the duration
+      result.playback.play = null;
     }
     result.playback.mediaResponses = mediaResponses;
     process.stdout.write(`${JSON.stringify(result)}\n`);

@@ -155,6 +155,11 @@ def test_it_records_uploads_and_plays_back_a_seekable_video(stack: Any, browser_
         f"after seeking to {seek['target']:.3f}s the frame shows the recording at {seek['clockShown']}s"
     )
 
+    # From there it plays: time advances, frames and audio get decoded.
+    play = playback["play"]
+    assert play is not None and play["to"] >= play["from"] + 0.9, why("playback did not advance from the middle")
+    assert play["framesDecoded"] > 0 and (play["audioDecodedBytes"] or 0) > 0, why("video or audio did not decode")
+
     assert_bytes_came_the_way_the_mode_says(stack, playback, why)
     # Shown with `pytest -rP`: what was measured, for the record.
     print(
