@@ -9,7 +9,7 @@ from tests.deploy.support import CHART, ROOT, by_kind, workload
 
 # Set by the chart for libraries or the worker CLI rather than read through recordplus.core.env.
 READ_ELSEWHERE = {"WORKER_THREADS"}
-_ENV_CALL = re.compile(r'env(?:str|bool|int|float|choice|list)\(\s*"([A-Z0-9_]+)"')
+_ENV_CALL = re.compile(r'(?:env(?:str|bool|int|float|choice|list)\(|os\.environ\.get\()\s*"([A-Z0-9_]+)"')
 
 
 def _read_by(*relative: str) -> set[str]:

@@ -184,6 +184,7 @@ MAX_CHUNK_BYTES: {{ .Values.config.maxChunkBytes | int64 | quote }}
 FINALIZE_SETTLE_SECONDS: {{ .Values.config.finalizeSettleSeconds | quote }}
 RECONCILE_STALE_SECONDS: {{ .Values.config.reconcileStaleSeconds | int64 | quote }}
 WORKER_METRICS_PORT: {{ .Values.config.workerMetricsPort | int64 | quote }}
+FORWARDED_ALLOW_IPS: {{ .Values.config.forwardedAllowIps | quote }}
 DATABASE_CONN_MAX_AGE: {{ .Values.database.connMaxAge | int64 | quote }}
 STORAGE_BACKEND: "s3"
 S3_BUCKET: {{ .Values.s3.bucket | quote }}
