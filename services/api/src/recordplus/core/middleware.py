@@ -67,8 +67,9 @@ def api_errors(get_response: Handler) -> Handler:
                 return _json_error(405, f"method {request.method} not allowed here; use {allowed}", {"allow": allowed})
             if response.status_code == 404:
                 return _json_error(404, f"no such endpoint: {request.path}")
-            text = response.content.decode(errors="replace")[:500] if not response.streaming else ""
-            return _json_error(response.status_code, text or "request failed")
+            if response.status_code >= 500:
+                return _json_error(response.status_code, "internal error; the request was not completed")
+            return _json_error(response.status_code, response.reason_phrase or "request failed")
         return response
 
     return middleware

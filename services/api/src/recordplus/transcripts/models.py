@@ -30,6 +30,9 @@ class Transcript(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # While `running`: when the worker's hold on the job lapses (its time limit plus a margin).
+    # Past it, a crashed or killed worker's job is taken over instead of staying `running`.
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"transcript of video {self.video_id} ({self.status})"

@@ -48,7 +48,9 @@ def stored_object(video: Video, what: str) -> tuple[StoredObject, str | None]:
     """The object to serve for `what` ("video", "thumbnail" or "original": the stitched upload
     exactly as received), and a presigned URL to redirect
     to instead when storage is S3 and STREAM_MODE is redirect."""
-    if video.status != Video.Status.READY:
+    # The original stays downloadable when processing failed: it is what the user sent.
+    original_kept = what == "original" and video.status == Video.Status.FAILED and video.source_key
+    if video.status != Video.Status.READY and not original_kept:
         raise Conflict(
             f"video {video.pk} is not ready yet (status: {video.status})",
             {"status": video.status, "progress": video.progress, "error": video.error},
@@ -60,9 +62,10 @@ def stored_object(video: Video, what: str) -> tuple[StoredObject, str | None]:
     else:
         key, content_type = video.video_key, video.content_type or "application/octet-stream"
     filename = f"{video.public_id}.{EXTENSIONS.get(content_type, 'bin')}"
+    modified = video.ready_at or video.updated_at
     if storage.is_s3() and settings.STREAM_MODE == "redirect":
-        return StoredObject(key, 0, content_type, video.ready_at, filename), storage.presigned_url(
+        return StoredObject(key, 0, content_type, modified, filename), storage.presigned_url(
             key, content_type=content_type, filename=filename
         )
     size = storage.size(key)
-    return StoredObject(key=key, size=size, content_type=content_type, modified=video.ready_at, filename=filename), None
+    return StoredObject(key=key, size=size, content_type=content_type, modified=modified, filename=filename), None
