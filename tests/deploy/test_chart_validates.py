@@ -36,4 +36,13 @@ def test_it_catches_a_misspelt_field_in_a_builtin_kind(production: list[dict[str
 def test_it_renders_the_custom_resources_in_production(production: list[dict[str, Any]]) -> None:
     kinds = {doc["kind"] for doc in production}
     assert {"ScaledObject", "ServiceMonitor", "PodMonitor", "PrometheusRule"} <= kinds
-    assert {"Deployment", "Service", "Ingress", "HorizontalPodAutoscaler", "PodDisruptionBudget", "ConfigMap", "Job", "Pod"} <= kinds
+    assert {
+        "Deployment",
+        "Service",
+        "Ingress",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "ConfigMap",
+        "Job",
+        "Pod",
+    } <= kinds

@@ -82,7 +82,9 @@ def test_it_binds_each_worker_to_its_queue(production: list[dict[str, Any]]) -> 
 
 
 @pytest.mark.parametrize("values_name", sorted(VALUES_SETS))
-def test_it_restarts_pods_when_config_or_secret_change(rendered: dict[str, list[dict[str, Any]]], values_name: str) -> None:
+def test_it_restarts_pods_when_config_or_secret_change(
+    rendered: dict[str, list[dict[str, Any]]], values_name: str
+) -> None:
     for name in WORKLOADS:
         annotations = workload(rendered[values_name], "Deployment", name)["spec"]["template"]["metadata"]["annotations"]
         assert re.fullmatch(r"[0-9a-f]{64}", annotations["checksum/config"])
@@ -113,7 +115,9 @@ def test_it_migrates_the_database_in_a_hook_before_the_pods(production: list[dic
     assert container["envFrom"] == [{"secretRef": {"name": "recordplus-credentials"}}]
 
 
-def test_it_gives_the_hook_its_own_secret_when_the_chart_makes_the_secret(rendered: dict[str, list[dict[str, Any]]]) -> None:
+def test_it_gives_the_hook_its_own_secret_when_the_chart_makes_the_secret(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
     documents = rendered["minimal"]
     job = workload(documents, "Job", "migrate")
     secret_name = _container(job)["envFrom"][0]["secretRef"]["name"]
@@ -140,7 +144,11 @@ def test_it_scales_the_api_on_cpu_and_protects_it_with_a_pdb(production: list[di
     assert hpa["spec"]["scaleTargetRef"]["name"] == api["metadata"]["name"]
     assert (hpa["spec"]["minReplicas"], hpa["spec"]["maxReplicas"]) == (3, 20)
     assert "replicas" not in api["spec"]  # the HPA owns the count
-    pdbs = {d["metadata"]["labels"]["app.kubernetes.io/component"]: d for d in production if d["kind"] == "PodDisruptionBudget"}
+    pdbs = {
+        d["metadata"]["labels"]["app.kubernetes.io/component"]: d
+        for d in production
+        if d["kind"] == "PodDisruptionBudget"
+    }
     assert set(pdbs) == set(WORKLOADS)
     assert pdbs["api"]["spec"]["minAvailable"] == 2
 
@@ -165,10 +173,20 @@ def test_it_ships_a_helm_test_pod_that_checks_the_api(production: list[dict[str,
 
 def test_it_keeps_one_resource_per_template_named_after_its_kind() -> None:
     kinds = {
-        "configmap": "ConfigMap", "secret": "Secret", "deployment": "Deployment", "service": "Service",
-        "ingress": "Ingress", "hpa": "HorizontalPodAutoscaler", "poddisruptionbudget": "PodDisruptionBudget",
-        "scaledobject": "ScaledObject", "servicemonitor": "ServiceMonitor", "podmonitor": "PodMonitor",
-        "prometheusrule": "PrometheusRule", "job": "Job", "serviceaccount": "ServiceAccount", "pod": "Pod",
+        "configmap": "ConfigMap",
+        "secret": "Secret",
+        "deployment": "Deployment",
+        "service": "Service",
+        "ingress": "Ingress",
+        "hpa": "HorizontalPodAutoscaler",
+        "poddisruptionbudget": "PodDisruptionBudget",
+        "scaledobject": "ScaledObject",
+        "servicemonitor": "ServiceMonitor",
+        "podmonitor": "PodMonitor",
+        "prometheusrule": "PrometheusRule",
+        "job": "Job",
+        "serviceaccount": "ServiceAccount",
+        "pod": "Pod",
     }
     result = run_helm("template", "r", str(CHART), "--values", str(CHART / "ci" / "production-values.yaml"))
     assert result.returncode == 0, result.stderr

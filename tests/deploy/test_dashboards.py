@@ -51,7 +51,10 @@ def test_it_shows_what_the_issue_asks_for() -> None:
     assert "Error ratio" in titles["recordplus-uploads"]
     assert "Jobs waiting and running" in titles["recordplus-pipeline"] and "Failures" in titles["recordplus-pipeline"]
     assert "audio seconds per wall second" in titles["recordplus-transcription"]
-    assert "Backlog in audio seconds" in titles["recordplus-transcription"] and "GPU workers" in titles["recordplus-transcription"]
+    assert (
+        "Backlog in audio seconds" in titles["recordplus-transcription"]
+        and "GPU workers" in titles["recordplus-transcription"]
+    )
     assert "Pods by component" in titles["recordplus-autoscaling"]
 
 

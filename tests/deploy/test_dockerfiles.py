@@ -35,7 +35,9 @@ def _stages(text: str) -> dict[str, str]:
 def test_it_passes_hadolint(service: str) -> None:
     result = subprocess.run(
         [_hadolint(), "--failure-threshold", "info", str(DOCKERFILES[service])],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -33,6 +33,14 @@ def test_it_lists_every_alert_and_dashboard(production: list[dict[str, Any]]) ->
 
 def test_it_explains_deploying_and_developing() -> None:
     text = (ROOT / "docs" / "deploy.md").read_text()
-    for needle in ("## Install with minimal values", "## Production values", "## Develop with Tilt", "tilt up",
-                   "ci/minimal-values.yaml", "ci/production-values.yaml", "existingSecret", "helm test"):
+    for needle in (
+        "## Install with minimal values",
+        "## Production values",
+        "## Develop with Tilt",
+        "tilt up",
+        "ci/minimal-values.yaml",
+        "ci/production-values.yaml",
+        "existingSecret",
+        "helm test",
+    ):
         assert needle in text, needle

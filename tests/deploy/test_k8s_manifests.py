@@ -20,7 +20,11 @@ def _all_documents() -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: str(p.relative_to(K8S)))
 def test_it_validates_strictly(path: Path) -> None:
-    problems = {f"{d['kind']}/{d['metadata']['name']}": issues for d in load_file_documents(path) if (issues := validate_document(d))}
+    problems = {
+        f"{d['kind']}/{d['metadata']['name']}": issues
+        for d in load_file_documents(path)
+        if (issues := validate_document(d))
+    }
     assert problems == {}
 
 
@@ -55,14 +59,22 @@ def test_it_labels_everything_like_the_chart() -> None:
 def test_it_provides_what_the_chart_defaults_point_at() -> None:
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     services = {(d["metadata"]["name"], d["metadata"]["namespace"]) for d in _all_documents() if d["kind"] == "Service"}
-    for url in (values["database"]["url"], values["broker"]["url"], values["s3"]["endpointUrl"], values["keda"]["prometheusServerAddress"]):
+    for url in (
+        values["database"]["url"],
+        values["broker"]["url"],
+        values["s3"]["endpointUrl"],
+        values["keda"]["prometheusServerAddress"],
+    ):
         host = url.split("@")[-1].split("//")[-1].split(":")[0]
         name, namespace = host.split(".")[:2]
         assert (name, namespace) in services, url
     secrets = {d["metadata"]["name"]: d["stringData"] for d in _all_documents() if d["kind"] == "Secret"}
     assert secrets["minio"]["MINIO_ROOT_USER"] == values["s3"]["accessKeyId"]
     assert secrets["minio"]["MINIO_ROOT_PASSWORD"] == values["s3"]["secretAccessKey"]
-    assert f"{secrets['rabbitmq']['RABBITMQ_DEFAULT_USER']}:{secrets['rabbitmq']['RABBITMQ_DEFAULT_PASS']}@" in values["broker"]["url"]
+    assert (
+        f"{secrets['rabbitmq']['RABBITMQ_DEFAULT_USER']}:{secrets['rabbitmq']['RABBITMQ_DEFAULT_PASS']}@"
+        in values["broker"]["url"]
+    )
     assert values["broker"]["url"].endswith("/" + secrets["rabbitmq"]["RABBITMQ_DEFAULT_VHOST"])
 
 

@@ -79,18 +79,27 @@ def test_it_moves_the_api_and_worker_metrics_through_an_upload(cluster_stack: St
     finished_before = value(worker_before, "recordplus_jobs_finished_total", queue="assemble", outcome="done")
     worker_after = scrape_until(
         worker_metrics,
-        lambda s: value(s, "recordplus_jobs_finished_total", queue="assemble", outcome="done") > finished_before
-        and value(s, "recordplus_jobs_running", queue="assemble") == 0,
+        lambda s: (
+            value(s, "recordplus_jobs_finished_total", queue="assemble", outcome="done") > finished_before
+            and value(s, "recordplus_jobs_running", queue="assemble") == 0
+        ),
     )
 
     # Upload counters moved by exactly what was sent.
-    assert value(api_after, "recordplus_upload_bytes_total") - value(api_before, "recordplus_upload_bytes_total") == len(webm)
-    assert value(api_after, "recordplus_upload_chunks_total") - value(api_before, "recordplus_upload_chunks_total") == len(pieces)
+    assert value(api_after, "recordplus_upload_bytes_total") - value(
+        api_before, "recordplus_upload_bytes_total"
+    ) == len(webm)
+    assert value(api_after, "recordplus_upload_chunks_total") - value(
+        api_before, "recordplus_upload_chunks_total"
+    ) == len(pieces)
     chunk_requests = {
-        labels: v for (name, labels), v in api_after.items()
+        labels: v
+        for (name, labels), v in api_after.items()
         if name == "recordplus_http_requests_total" and ("method", "PATCH") in labels and ("status", "200") in labels
     }
-    assert sum(chunk_requests.values()) - value(api_before, "recordplus_http_requests_total", method="PATCH", status="200") == len(pieces)
+    assert sum(chunk_requests.values()) - value(
+        api_before, "recordplus_http_requests_total", method="PATCH", status="200"
+    ) == len(pieces)
     # Routes are templates, never raw paths with ids in them.
     assert all(str(video_id) not in dict(labels)["route"] for labels in chunk_requests)
     assert value(api_after, "recordplus_http_request_duration_seconds_count", method="PATCH") > value(

@@ -31,11 +31,14 @@ def _unknown(query: str, exported: set[str]) -> set[str]:
 
 def test_it_reads_metric_names_out_of_promql() -> None:
     query = (
-        'histogram_quantile(0.95, sum by (le, route) (rate(recordplus_http_request_duration_seconds_bucket'
+        "histogram_quantile(0.95, sum by (le, route) (rate(recordplus_http_request_duration_seconds_bucket"
         '{status=~"5..", namespace=~"$namespace"}[$__rate_interval]))) / on (route) group_left '
-        'max without (state) (recordplus_queue_backlog_jobs offset 5m) > bool 2 or vector(0)'
+        "max without (state) (recordplus_queue_backlog_jobs offset 5m) > bool 2 or vector(0)"
     )
-    assert promql_metric_names(query) == {"recordplus_http_request_duration_seconds_bucket", "recordplus_queue_backlog_jobs"}
+    assert promql_metric_names(query) == {
+        "recordplus_http_request_duration_seconds_bucket",
+        "recordplus_queue_backlog_jobs",
+    }
     assert promql_metric_names('count(up{component="api"} == 1)') == {"up"}
     assert promql_metric_names('sum(rate(typo_total{a="b"}[5m]))') == {"typo_total"}
 
@@ -74,7 +77,8 @@ def test_it_charts_every_exported_family_somewhere(exported: set[str]) -> None:
     families = {n.removesuffix("_created") for n in exported if not n.endswith("_created")}
     histogram_bases = {n.removesuffix("_bucket") for n in families if n.endswith("_bucket")}
     missing = {
-        name for name in families
+        name
+        for name in families
         if name not in used and not any(name.startswith(base) and f"{base}_bucket" in used for base in histogram_bases)
     }
     assert missing == set()

@@ -108,7 +108,8 @@ def test_it_builds_the_three_images_the_dev_chart_runs(tilt: TiltRecord) -> None
     documents = render_chart(ROOT / call["values"][0], namespace="default")
     images = {
         container["image"].rsplit(":", 1)[0]
-        for doc in documents if doc["kind"] in WORKLOAD_KINDS
+        for doc in documents
+        if doc["kind"] in WORKLOAD_KINDS
         for container in doc["spec"]["template"]["spec"]["containers"]
     }
     assert images == set(tilt.images)
@@ -139,13 +140,14 @@ def test_it_syncs_code_and_reinstalls_only_when_the_lock_changes(tilt: TiltRecor
 def test_it_configures_resources_that_exist(tilt: TiltRecord) -> None:
     workloads = {
         doc["metadata"]["name"]
-        for path in K8S.glob("*.yaml") if path.name != "kustomization.yaml"
-        for doc in load_file_documents(path) if doc["kind"] in WORKLOAD_KINDS
+        for path in K8S.glob("*.yaml")
+        if path.name != "kustomization.yaml"
+        for doc in load_file_documents(path)
+        if doc["kind"] in WORKLOAD_KINDS
     }
     (call,) = tilt.helm_calls
     workloads |= {
-        doc["metadata"]["name"]
-        for doc in render_chart(ROOT / call["values"][0]) if doc["kind"] in WORKLOAD_KINDS
+        doc["metadata"]["name"] for doc in render_chart(ROOT / call["values"][0]) if doc["kind"] in WORKLOAD_KINDS
     }
     # KEDA's workloads come from its pinned release manifest (fetched by kustomize at `tilt up`).
     unknown = {name for name in tilt.resources if name not in workloads and not name.startswith("keda-")}
