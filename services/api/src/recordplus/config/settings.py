@@ -41,7 +41,9 @@ ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "*")
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    "django.contrib.staticfiles",
     "corsheaders",
+    "ninja",  # its templates and bundled Swagger UI: the docs work offline
     "recordplus.accounts",
     "recordplus.videos",
     "recordplus.transcripts",
@@ -64,6 +66,14 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "recordplus.config.urls"
+STATIC_URL = "/static/"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "APP_DIRS": True,
+        "OPTIONS": {"context_processors": ["django.template.context_processors.request"]},
+    }
+]
 ASGI_APPLICATION = "recordplus.config.asgi.application"
 APPEND_SLASH = False
 USE_TZ = True
@@ -118,6 +128,8 @@ else:
             "OPTIONS": {"location": MEDIA_ROOT},
         }
     }
+# Only the docs' assets are static; they are served from django-ninja's package (config/urls.py).
+STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 
 # How stream_video serves S3 objects: a 302 to a presigned URL, or proxied through the API.
 STREAM_MODE = envchoice("STREAM_MODE", "redirect", ("redirect", "proxy"))
