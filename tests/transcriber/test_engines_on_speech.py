@@ -125,3 +125,16 @@ def test_it_notes_when_no_alignment_model_exists_for_the_language(
     words = [w for s in result.segments for w in s.words]
     assert words and all(w.interpolated for w in words)
     assert_well_formed(result, result.audio_seconds)
+
+
+def test_it_splits_sentences_offline_for_languages_without_punkt_data(tiny_align_model: Path) -> None:
+    import nltk
+
+    from recordplus.transcriber.whisperx_runner import ensure_punkt, prepare_environment
+
+    prepare_environment(TranscribeSettings(nltk_data=str(BUNDLED_NLTK_DATA)))
+    ensure_punkt("en")  # the bundled English parameters are found as they are
+    assert nltk.data.find("tokenizers/punkt_tab/english/").path.startswith(str(BUNDLED_NLTK_DATA))
+    ensure_punkt("sv")  # no Swedish data here: neutral parameters, never a download
+    splitter = nltk.data.load("tokenizers/punkt_tab/swedish.pickle")
+    assert splitter.tokenize("Hej där. Hur mår du?") == ["Hej där.", "Hur mår du?"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +27,44 @@ logger = logging.getLogger(__name__)
 
 
 def prepare_environment(settings: TranscribeSettings) -> None:
-    """Process-wide switches WhisperX's dependencies read at import time."""
+    """Process-wide switches WhisperX's dependencies read, and NLTK's data path."""
     # pyannote would otherwise try to send usage telemetry.
     os.environ.setdefault("PYANNOTE_METRICS_ENABLED", "false")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     import nltk
 
-    data_dir = settings.nltk_data or str(BUNDLED_NLTK_DATA)
-    for entry in reversed(data_dir.split(os.pathsep)):
-        if entry and entry not in nltk.data.path:
+    # NLTK_DATA (the image's real punkt_tab) first, the bundled minimal English one after it.
+    entries = [e for e in settings.nltk_data.split(os.pathsep) if e] + [str(BUNDLED_NLTK_DATA)]
+    for entry in reversed(entries):
+        if entry not in nltk.data.path:
             nltk.data.path.insert(0, entry)
+
+
+def ensure_punkt(language: str) -> None:
+    """Make sure `whisperx.align` finds Punkt parameters for `language`.
+
+    WhisperX falls back to `nltk.download` when they are missing, which cannot work offline and
+    would fail the job. When no parameters are installed for the language, neutral ones (no
+    abbreviations: split at sentence-final punctuation) are written to a cache directory on
+    NLTK's path instead, with a warning.
+    """
+    import nltk
+    from whisperx.utils import PUNKT_LANGUAGES
+
+    name = PUNKT_LANGUAGES.get(language, "english")
+    try:
+        nltk.data.find(f"tokenizers/punkt_tab/{name}/")
+        return
+    except LookupError:
+        pass
+    root = Path(tempfile.gettempdir()) / "recordplus-nltk-data"
+    target = root / "tokenizers" / "punkt_tab" / name
+    target.mkdir(parents=True, exist_ok=True)
+    for file_name in ("abbrev_types.txt", "collocations.tab", "sent_starters.txt", "ortho_context.tab"):
+        (target / file_name).touch()
+    if str(root) not in nltk.data.path:
+        nltk.data.path.append(str(root))
+    logger.warning("no punkt_tab for %r on NLTK_DATA; using neutral sentence splitting", name)
 
 
 class WhisperXEngine:
@@ -106,6 +135,8 @@ class WhisperXEngine:
         )
         detected = result.get("language") or language or self.default_language or "en"
         align = self._align_model(detected)
+        if align is not None:
+            ensure_punkt(detected)
         segments: list[Segment] = []
         for raw in result["segments"]:
             text = clean_text(raw.get("text", ""))
