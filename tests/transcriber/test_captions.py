@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from recordplus.transcriber.captions import build_cues, format_timestamp, to_srt, to_text, to_vtt
+from recordplus.transcriber.captions import build_cues, format_timestamp, to_srt, to_text, to_vtt, wrap_lines
 from recordplus.transcriber.result import Segment, Word
 
 VTT_TIME = re.compile(r"^(\d{2}):(\d{2}):(\d{2})\.(\d{3}) --> (\d{2}):(\d{2}):(\d{2})\.(\d{3})$")
@@ -101,3 +101,14 @@ def test_it_handles_an_empty_transcript() -> None:
     assert to_vtt([]).strip() == "WEBVTT"
     assert to_srt([]) == ""
     assert to_text([]) == ""
+
+
+def test_it_wraps_long_cues_onto_two_balanced_lines() -> None:
+    text = "Please send the quarterly report to the finance team before Friday."
+    wrapped = wrap_lines(text)
+    first, second = wrapped.split("\n")
+    assert f"{first} {second}" == text
+    assert abs(len(first) - len(second)) < 12
+    assert wrap_lines("short line") == "short line"
+    cues = parse_vtt(to_vtt([Segment(0.0, 4.0, text)]))
+    assert cues[0][2] == wrapped

@@ -49,6 +49,23 @@ def silent_video(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     return make_video(None, tmp_path_factory.mktemp("videos") / "silent.webm", seconds=3).read_bytes()
 
 
+def metric_value(stack: Stack, name: str, **labels: str) -> float:
+    """A sample from the process that transcribed: the worker in a cluster, the API embedded."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    url = (
+        f"http://127.0.0.1:{stack.worker_metrics_port}/metrics" if stack.mode == "cluster" else f"{stack.url}/metrics"
+    )
+    text = httpx.get(url, timeout=30).text
+    total = 0.0
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                total += sample.value
+    return total
+
+
 def expected_engine(stack: Stack) -> str:
     if stack.mode == "cluster" and (whisperx_installed() or IN_CI):
         return "whisperx"
@@ -97,6 +114,12 @@ def test_it_transcribes_an_uploaded_video(stack: Stack, speech_video: bytes, spe
         # The cues cover the speech: espeak talks from 0 s to within a second of the end.
         assert vtt_cues[0][0] <= 1.0
         assert vtt_cues[-1][1] >= duration - 1.5
+
+    # Metrics: audio seconds, wall seconds and speed per engine and model.
+    labels = {"engine": transcript["engine"], "model": "tiny.en"}
+    assert metric_value(stack, "recordplus_transcribed_audio_seconds_total", **labels) >= duration - 0.5
+    assert metric_value(stack, "recordplus_transcription_wall_seconds_total", **labels) > 0
+    assert metric_value(stack, "recordplus_transcription_speed_ratio", **labels) > 0
 
     # The same documents are stored next to the video.
     public_id = detail["public_id"]

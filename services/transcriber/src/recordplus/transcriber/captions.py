@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from recordplus.transcriber.result import Segment
 
 MAX_CUE_SECONDS = 7.0
-MAX_CUE_CHARS = 84
+# Two lines of at most ~42 characters, the common subtitle guideline.
+MAX_LINE_CHARS = 42
+MAX_CUE_CHARS = 2 * MAX_LINE_CHARS
 # A cue needs a positive duration to be shown at all.
 MIN_CUE_SECONDS = 0.05
 
@@ -72,6 +74,16 @@ def build_cues(
     return cues
 
 
+def wrap_lines(text: str, width: int = MAX_LINE_CHARS) -> str:
+    """Break a cue's text into two balanced lines when it is longer than one line."""
+    if len(text) <= width or " " not in text:
+        return text
+    middle = len(text) // 2
+    spaces = [i for i, ch in enumerate(text) if ch == " "]
+    cut = min(spaces, key=lambda i: abs(i - middle))
+    return f"{text[:cut]}\n{text[cut + 1:]}"
+
+
 def _escape_vtt(text: str) -> str:
     # WebVTT cue text treats & and < as markup.
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -82,7 +94,7 @@ def to_vtt(segments: list[Segment]) -> str:
     lines = ["WEBVTT", ""]
     for cue in build_cues(segments):
         lines.append(f"{format_timestamp(cue.start)} --> {format_timestamp(cue.end)}")
-        text = _escape_vtt(cue.text)
+        text = wrap_lines(_escape_vtt(cue.text))
         lines.append(f"<v {cue.speaker}>{text}" if cue.speaker else text)
         lines.append("")
     return "\n".join(lines)
@@ -94,7 +106,7 @@ def to_srt(segments: list[Segment]) -> str:
     for number, cue in enumerate(build_cues(segments), start=1):
         lines.append(str(number))
         lines.append(f"{format_timestamp(cue.start, decimal=',')} --> {format_timestamp(cue.end, decimal=',')}")
-        lines.append(f"[{cue.speaker}] {cue.text}" if cue.speaker else cue.text)
+        lines.append(wrap_lines(f"[{cue.speaker}] {cue.text}" if cue.speaker else cue.text))
         lines.append("")
     return "\n".join(lines)
 

@@ -80,7 +80,8 @@ class WhisperXEngine:
             raise EngineUnavailable(
                 "TRANSCRIBE_ENGINE=whisperx but WhisperX is not installed (uv sync --extra whisperx)"
             ) from exc
-        if settings.diarize and not settings.hf_token and not Path(settings.diarize_model).is_dir():
+        local_pipeline = bool(settings.diarize_model) and Path(settings.diarize_model).is_dir()
+        if settings.diarize and not settings.hf_token and not local_pipeline:
             raise ConfigurationError("DIARIZE=true needs HF_TOKEN (or DIARIZE_MODEL pointing at a local pipeline)")
         self._whisperx = whisperx
         self.settings = settings
