@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -234,33 +235,49 @@ def moto_server() -> Iterator[str]:
     server.stop()
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for the session, dropped afterwards."""
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A new, empty PostgreSQL database, dropped afterwards."""
     require(port_open("127.0.0.1", 5432), "PostgreSQL on 127.0.0.1:5432")
     import psycopg
 
     name = f"recordplus_test_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
-    yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    try:
+        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def fresh_rabbitmq_vhost() -> Iterator[str]:
+    """A new RabbitMQ virtual host, so no stale message reaches a test's worker."""
+    require(port_open(RABBITMQ_HOST, 5672), f"RabbitMQ on {RABBITMQ_HOST}:5672")
+    ctl = shutil.which("rabbitmqctl")
+    require(ctl is not None, "rabbitmqctl (to create a virtual host per test run)")
+    vhost = f"recordplus-test-{uuid.uuid4().hex[:8]}"
+    subprocess.run([ctl, "add_vhost", vhost], check=True, capture_output=True, timeout=60)
+    subprocess.run([ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], check=True, capture_output=True, timeout=60)
+    try:
+        yield f"amqp://guest:guest@{RABBITMQ_HOST}:5672/{vhost}"
+    finally:
+        subprocess.run([ctl, "delete_vhost", vhost], capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for the session, dropped afterwards."""
+    with fresh_postgres_database() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def rabbitmq_url() -> Iterator[str]:
-    """A fresh RabbitMQ virtual host for the session, so no stale message reaches our worker."""
-    require(port_open(RABBITMQ_HOST, 5672), f"RabbitMQ on {RABBITMQ_HOST}:5672")
-    ctl = shutil.which("rabbitmqctl")
-    if ctl is None:
-        yield f"amqp://guest:guest@{RABBITMQ_HOST}:5672/%2F"
-        return
-    vhost = f"recordplus-test-{uuid.uuid4().hex[:8]}"
-    subprocess.run([ctl, "add_vhost", vhost], check=True, capture_output=True, timeout=60)
-    subprocess.run([ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], check=True, capture_output=True, timeout=60)
-    yield f"amqp://guest:guest@{RABBITMQ_HOST}:5672/{vhost}"
-    subprocess.run([ctl, "delete_vhost", vhost], capture_output=True, timeout=60)
+    """A fresh RabbitMQ virtual host for the session."""
+    with fresh_rabbitmq_vhost() as url:
+        yield url
 
 
 # --- stacks -----------------------------------------------------------------------------

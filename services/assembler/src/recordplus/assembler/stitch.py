@@ -35,6 +35,8 @@ def stitch_files(root: Path, pieces: Sequence[Piece], dest_key: str, progress: P
     """Concatenate local files under `root` into `root/dest_key`; returns the bytes written."""
     dest = root / dest_key
     dest.parent.mkdir(parents=True, exist_ok=True)
+    for stale in dest.parent.glob(".stitch-*"):
+        stale.unlink(missing_ok=True)  # left by a run killed half-way
     total = sum(p.size for p in pieces) or 1
     done = 0
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".stitch-")
