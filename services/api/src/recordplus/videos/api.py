@@ -9,7 +9,6 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
 from ninja import Router
 
-from recordplus.core.errors import NotFound
 from recordplus.transcripts.selectors import transcription_summary
 from recordplus.videos import requests as req
 from recordplus.videos import selectors, services, streaming
@@ -100,25 +99,21 @@ def get_upload_status(request: HttpRequest, video_id: int):
     return selectors.upload_status(selectors.video_get_for_user(video_id, request.auth))
 
 
+def _serve(request: HttpRequest, video_id: int, what: str) -> HttpResponseBase:
+    obj, redirect = stored_object(selectors.video_get_for_user(video_id, request.auth), what)
+    return HttpResponseRedirect(redirect) if redirect else streaming.serve(request, obj)
+
+
 @router.api_operation(["GET", "HEAD"], "/videos/{video_id}/stream_video", summary="Stream the video (Range supported)")
 def stream_video(request: HttpRequest, video_id: int) -> HttpResponseBase:
-    obj, redirect = stored_object(selectors.video_get_for_user(video_id, request.auth), "video")
-    return HttpResponseRedirect(redirect) if redirect else streaming.serve(request, obj)
+    return _serve(request, video_id, "video")
 
 
 @router.api_operation(["GET", "HEAD"], "/videos/{video_id}/original", summary="The upload exactly as received")
 def get_original(request: HttpRequest, video_id: int) -> HttpResponseBase:
-    video = selectors.video_get_for_user(video_id, request.auth)
-    if not video.source_key:
-        raise NotFound(f"video {video_id} has no stored original (status: {video.status})")
-    obj, redirect = stored_object(video, "original")
-    return HttpResponseRedirect(redirect) if redirect else streaming.serve(request, obj)
+    return _serve(request, video_id, "original")
 
 
 @router.api_operation(["GET", "HEAD"], "/videos/{video_id}/thumbnail", summary="The video's JPEG thumbnail")
 def get_thumbnail(request: HttpRequest, video_id: int) -> HttpResponseBase:
-    video = selectors.video_get_for_user(video_id, request.auth)
-    if not video.thumbnail_key:
-        raise NotFound(f"video {video_id} has no thumbnail (status: {video.status})")
-    obj, redirect = stored_object(video, "thumbnail")
-    return HttpResponseRedirect(redirect) if redirect else streaming.serve(request, obj)
+    return _serve(request, video_id, "thumbnail")

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from recordplus.core import storage
-from recordplus.core.errors import Conflict
+from recordplus.core.errors import Conflict, NotFound
 from recordplus.videos.models import Video
 from recordplus.videos.streaming import StoredObject
 
@@ -61,6 +61,8 @@ def stored_object(video: Video, what: str) -> tuple[StoredObject, str | None]:
         key, content_type = video.source_key, "application/octet-stream"
     else:
         key, content_type = video.video_key, video.content_type or "application/octet-stream"
+    if not key:
+        raise NotFound(f"video {video.pk} has no {what} (status: {video.status})")
     filename = f"{video.public_id}.{EXTENSIONS.get(content_type, 'bin')}"
     modified = video.ready_at or video.updated_at
     if storage.is_s3() and settings.STREAM_MODE == "redirect":
