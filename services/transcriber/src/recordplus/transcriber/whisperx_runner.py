@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,9 @@ class WhisperXEngine:
             )
         except Exception as exc:
             raise ModelUnavailable(f"WhisperX could not load {ref.label!r} offline: {exc}") from exc
+        # WhisperX's pipeline swaps its tokenizer and options per call: one call at a time per
+        # process (worker threads share this engine; a GPU pod runs one job anyway).
+        self._lock = threading.Lock()
         self._align_models: dict[str, tuple[Any, dict] | None] = {}
         self._align_problems: dict[str, str] = {}
         self._diarizer: Any = None
@@ -131,6 +135,10 @@ class WhisperXEngine:
 
     def transcribe(self, samples: np.ndarray, language: str | None = None) -> tuple[str, list[Segment]]:
         """Transcribe and align one window (times from its start); returns (language, segments)."""
+        with self._lock:
+            return self._transcribe(samples, language)
+
+    def _transcribe(self, samples: np.ndarray, language: str | None) -> tuple[str, list[Segment]]:
         result = self.pipeline.transcribe(
             samples, batch_size=self.settings.batch_size, language=language or self.default_language
         )
@@ -173,6 +181,10 @@ class WhisperXEngine:
     # --- diarization -----------------------------------------------------------------------
     def diarize(self, samples: np.ndarray, segments: list[Segment]) -> list[Segment]:
         """Label segments and words with speakers (pyannote through WhisperX)."""
+        with self._lock:
+            return self._diarize(samples, segments)
+
+    def _diarize(self, samples: np.ndarray, segments: list[Segment]) -> list[Segment]:
         if self._diarizer is None:
             from whisperx.diarize import DiarizationPipeline
 
