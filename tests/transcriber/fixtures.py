@@ -86,7 +86,9 @@ def concat_wavs(parts: list[Path], path: Path, *, gap: float = 0.8) -> Path:
     return path
 
 
-def make_video(audio: Path | None, path: Path, *, seconds: float | None = None) -> Path:
+def make_video(
+    audio: Path | None, path: Path, *, seconds: float | None = None, size: str = "320x240", rate: int = 15
+) -> Path:
     """A real video (WebM VP8/Opus, or MP4 H.264/AAC by suffix) with `audio` as its sound track,
     or without any audio stream when `audio` is None."""
     if seconds is None:
@@ -95,7 +97,7 @@ def make_video(audio: Path | None, path: Path, *, seconds: float | None = None) 
         seconds = float(json.loads(subprocess.run(
             ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "json", str(audio)],
             check=True, capture_output=True, text=True).stdout)["format"]["duration"])  # fmt: skip
-    picture = ["-f", "lavfi", "-i", f"testsrc2=size=320x240:rate=15:duration={seconds}"]
+    picture = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={seconds}"]
     sound = ["-i", str(audio)] if audio is not None else []
     if path.suffix == ".mp4":
         codecs = ["-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac"]
