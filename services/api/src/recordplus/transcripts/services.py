@@ -144,7 +144,9 @@ def transcript_reconcile(*, stale_seconds: float | None) -> list[int]:
         )
     ids = list(unfinished.values_list("video_id", flat=True))
     # Back to pending with the lease dropped, and touched so the next pass waits a full period.
-    Transcript.objects.filter(video_id__in=ids).update(status=Transcript.Status.PENDING, lease_expires_at=None, updated_at=now)
+    Transcript.objects.filter(video_id__in=ids).update(
+        status=Transcript.Status.PENDING, lease_expires_at=None, updated_at=now
+    )
     for video_id in ids:
         messaging.send_transcribe(video_id)
     if ids:
