@@ -53,8 +53,12 @@ def test_it_transcribes_speech_with_faster_whisper(speech_wav: Path) -> None:
     assert_well_formed(result, result.audio_seconds)
     # Its own word timestamps: every word placed by the engine, with a probability.
     assert all(not w.interpolated and w.score is not None for s in result.segments for w in s.words)
-    # The speech starts after the pauses: later sentences are later in the transcript.
-    assert result.segments[-1].end > result.audio_seconds * 0.6
+    # Word times match the audio: the second sentence ("Please send…") starts after the first
+    # sentence and the 0.8 s pause that concat_wavs put between them.
+    first_sentence = wav_duration(speech_wav.parent / "part0.wav")
+    please = next(w for s in result.segments for w in s.words if w.word.lower().strip(".,") == "please")
+    assert abs(please.start - (first_sentence + 0.8)) < 0.8, (please, first_sentence)
+    assert result.segments[-1].end > result.audio_seconds * 0.8
 
 
 def test_it_transcribes_long_audio_window_by_window(speech_wav: Path) -> None:
