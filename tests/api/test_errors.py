@@ -132,3 +132,58 @@ def test_it_refuses_to_stream_a_video_that_is_not_ready(stack: Stack) -> None:
     with stack.client() as client:
         video_id = create_video(client)
         assert_error(client.get(f"/api/record/videos/{video_id}/stream_video/"), 409, "not ready")
+
+
+def test_it_bounds_chunk_index(stack: Stack) -> None:
+    with stack.client() as client:
+        video_id = create_video(client)
+        assert_error(send_chunk(client, video_id, b"x", 10_000), 400, "below 10000")
+        for junk in ("9223372036854775808", "1" * 40, "1_0", "\u0661", "1.5", "1e3"):
+            response = client.patch(
+                "/api/record/videos/update_video_chunck",
+                data={"video_id": str(video_id), "chunk_index": junk},
+                files={"video_chunck": ("b", b"x")},
+            )
+            assert_error(response, 400, "chunk_index")
+        assert_error(client.get("/api/record/videos/99999999999999999999999"), 404, "not found")
+        state = upload_state(client, video_id)
+    assert state["received"] == []
+    assert state["missing"] == []
+
+
+def test_it_rejects_hostile_json_and_text(stack: Stack) -> None:
+    with stack.client() as client:
+        before = len(client.get("/api/record/videos/").json())
+        json_headers = {"Content-Type": "application/json"}
+        assert_error(client.post("/api/record/videos/", content=b"[" * 60_000, headers=json_headers), 400, "malformed JSON")
+        assert_error(client.post("/api/record/videos/", content=b'{"title": "\\ud800"}', headers=json_headers), 400, "cannot be stored")
+        assert_error(client.post("/api/record/videos/", content=b'{"title": "a\\u0000b"}', headers=json_headers), 400, "cannot be stored")
+        big = b'{"title": "' + b"x" * 70_000 + b'"}'
+        assert_error(client.post("/api/record/videos/", content=big, headers=json_headers), 413, "JSON bodies")
+        assert_error(client.post("/api/record/videos/", content=b'{"video_id": null, "title": 5}', headers=json_headers), 400, "title must be a string")
+        assert len(client.get("/api/record/videos/").json()) == before
+
+
+def test_it_keeps_nothing_of_a_refused_create(stack: Stack) -> None:
+    with stack.client() as client:
+        before = [v["id"] for v in client.get("/api/record/videos/").json()]
+        empty = client.post("/api/record/videos/", data={"title": "x"}, files={"video_file": ("b", b"")})
+        assert_error(empty, 400, "empty")
+        huge = client.post(
+            "/api/record/videos/", data={"title": "x"}, files={"video_file": ("b", b"\0" * (TEST_MAX_CHUNK_BYTES + 1))}
+        )
+        assert_error(huge, 413, "limit")
+        assert [v["id"] for v in client.get("/api/record/videos/").json()] == before
+
+
+def test_it_asks_for_the_length_of_a_chunked_multipart_body(stack: Stack) -> None:
+    def body():  # noqa: ANN202 - a generator makes httpx send Transfer-Encoding: chunked
+        yield b"--b\r\nContent-Disposition: form-data; name=\"video_id\"\r\n\r\n1\r\n--b--\r\n"
+
+    with stack.client() as client:
+        response = client.post(
+            "/api/record/videos/finalize_video_upload",
+            content=body(),
+            headers={"Content-Type": "multipart/form-data; boundary=b"},
+        )
+    assert_error(response, 411, "Content-Length")

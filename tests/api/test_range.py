@@ -86,11 +86,38 @@ def test_it_honours_if_range(served: tuple[Stack, int, bytes]) -> None:
     assert stale.content == full
 
 
-def test_it_ignores_a_malformed_range(served: tuple[Stack, int, bytes]) -> None:
+@pytest.mark.parametrize(
+    "header",
+    ["bytes=abc", "bytes=5-2", "items=0-1", "bytes=0-1,5-9", "bytes=-" + "9" * 5000, "bytes=\u00b2-", "bytes=\u0661-"],
+    ids=["letters", "backwards", "other-unit", "multi-range", "huge", "superscript-digit", "arabic-digit"],
+)
+def test_it_ignores_a_malformed_range(served: tuple[Stack, int, bytes], header: str) -> None:
     stack, video_id, full = served
-    response = get(stack, video_id, Range="bytes=abc")
+    with httpx.Client(base_url=stack.streaming_url, timeout=60) as client:
+        response = client.get(
+            f"/api/record/videos/{video_id}/stream_video/", headers=[("Range", header.encode("utf-8"))]
+        )
     assert response.status_code == 200
     assert response.content == full
+
+
+def test_it_answers_416_with_a_json_body(served: tuple[Stack, int, bytes]) -> None:
+    stack, video_id, full = served
+    response = get(stack, video_id, Range=f"bytes={len(full) + 10}-{len(full) + 20}")
+    assert response.status_code == 416
+    assert "beyond the end" in response.json()["message"]
+    assert response.json()["detail"] == {"size": len(full)}
+
+
+def test_it_answers_304_for_a_matching_if_none_match(served: tuple[Stack, int, bytes]) -> None:
+    stack, video_id, _ = served
+    etag = get(stack, video_id).headers["etag"]
+    for header in (etag, f"W/{etag}", '"other", ' + etag, "*"):
+        response = get(stack, video_id, **{"If-None-Match": header})
+        assert response.status_code == 304, header
+        assert response.headers["etag"] == etag
+        assert response.content == b""
+    assert get(stack, video_id, **{"If-None-Match": '"other"'}).status_code == 200
 
 
 def test_it_redirects_to_presigned_s3_in_cluster_mode(served: tuple[Stack, int, bytes]) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from recordplus.assembler.ffmpeg import bundled_binary, default_binary
+from recordplus.core.binaries import bundled_binary, default_binary
 
 pytestmark = pytest.mark.skipif(
     not (sys.platform == "linux" and platform.machine() == "x86_64"),

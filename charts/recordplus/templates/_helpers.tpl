@@ -181,6 +181,7 @@ CORS_ALLOWED_ORIGINS: {{ join "," .Values.config.corsAllowedOrigins | quote }}
 CORS_ALLOWED_ORIGIN_REGEXES: {{ join "," .Values.config.corsAllowedOriginRegexes | quote }}
 STREAM_MODE: {{ .Values.config.streamMode | quote }}
 MAX_CHUNK_BYTES: {{ .Values.config.maxChunkBytes | int64 | quote }}
+MAX_CHUNKS: {{ .Values.config.maxChunks | int64 | quote }}
 FINALIZE_SETTLE_SECONDS: {{ .Values.config.finalizeSettleSeconds | quote }}
 RECONCILE_STALE_SECONDS: {{ .Values.config.reconcileStaleSeconds | int64 | quote }}
 WORKER_METRICS_PORT: {{ .Values.config.workerMetricsPort | int64 | quote }}

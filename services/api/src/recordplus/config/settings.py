@@ -147,6 +147,8 @@ RECONCILE_STALE_SECONDS = envint("RECONCILE_STALE_SECONDS", 900, minimum=10)
 
 # --- uploads -----------------------------------------------------------------------------
 MAX_CHUNK_BYTES = envint("MAX_CHUNK_BYTES", 64 * 1024 * 1024, minimum=1)
+# Chunks per video; 10,000 is also S3's limit on the parts of one multipart upload.
+MAX_CHUNKS = envint("MAX_CHUNKS", 10_000, minimum=1)
 # Django spools request bodies larger than this to disk rather than memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = None  # chunk size is enforced by MAX_CHUNK_BYTES instead

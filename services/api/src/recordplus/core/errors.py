@@ -43,6 +43,13 @@ class Conflict(RecordPlusError):
     code = "conflict"
 
 
+class LengthRequired(RecordPlusError):
+    """A body whose format needs its length declared came without Content-Length."""
+
+    status = 411
+    code = "length_required"
+
+
 class PayloadTooLarge(RecordPlusError):
     """A chunk is bigger than MAX_CHUNK_BYTES."""
 

@@ -23,12 +23,14 @@ CHUNK_METHODS = ["PATCH", "POST", "PUT"]
 @router.post("/videos", response={201: VideoCreatedOut}, summary="Create a video (optionally with its first chunk)")
 def create_video(request: HttpRequest):
     parsed = req.parse(request)
+    first, first_size = req.chunk_body(parsed, required=False) or (None, None)
     video = services.video_create(
-        auth=request.auth, title=req.text_field(parsed, "title"), description=req.text_field(parsed, "description")
+        auth=request.auth,
+        title=req.text_field(parsed, "title"),
+        description=req.text_field(parsed, "description"),
+        first_chunk=first,
+        first_chunk_size=first_size,
     )
-    first = req.chunk_body(parsed, required=False)
-    if first is not None:
-        services.chunk_store(video=video, data=first[0], declared_size=first[1], chunk_index=0)
     return 201, {"video_id": video.pk, "public_id": video.public_id, "status": video.status}
 
 

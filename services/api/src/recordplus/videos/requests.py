@@ -5,6 +5,7 @@ its historical names, or as a raw application/octet-stream body."""
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -12,10 +13,12 @@ from django.http import HttpRequest, QueryDict
 from django.http.multipartparser import MultiPartParserError
 from django.utils.datastructures import MultiValueDict
 
-from recordplus.core.errors import BadRequest
+from recordplus.core.errors import BadRequest, LengthRequired, PayloadTooLarge
 
 CHUNK_FIELDS = ("video_chunck", "video_chunk", "video_file", "chunk", "file")
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+JSON_BODY_LIMIT = 64 * 1024  # JSON carries ids and titles, never chunk bytes
+_INTEGER = re.compile(r"-?[0-9]{1,18}")
 
 
 @dataclass
@@ -52,13 +55,19 @@ def parse(request: HttpRequest) -> Parsed:
     raw_size: int | None = None
     ctype = _content_type(request)
     if ctype in FORM_TYPES:
+        if ctype == "multipart/form-data" and not request.headers.get("Content-Length"):
+            # Django parses a multipart body only when its length is declared.
+            raise LengthRequired("multipart bodies need a Content-Length header (chunked transfer is not supported)")
         form, files = _load_form(request)
         fields.update({key: form.get(key) for key in form})
     elif ctype == "application/json":
+        raw_json = request.read(JSON_BODY_LIMIT + 1)
+        if len(raw_json) > JSON_BODY_LIMIT:
+            raise PayloadTooLarge(f"JSON bodies may be at most {JSON_BODY_LIMIT} bytes")
         try:
-            body = json.loads(request.body or b"{}")
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise BadRequest(f"malformed JSON body: {exc}") from exc
+            body = json.loads(raw_json or b"{}")
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+            raise BadRequest(f"malformed JSON body: {str(exc)[:200]}") from None
         if not isinstance(body, dict):
             raise BadRequest("JSON body must be an object")
         fields.update(body)
@@ -86,12 +95,12 @@ def int_field(parsed: Parsed, name: str, *, path_value: int | None = None, requi
         if required:
             raise BadRequest(f"{name} is required", {"field": name})
         return None
-    if isinstance(value, bool):
-        raise BadRequest(f"{name} must be an integer", {"field": name})
-    try:
-        return int(str(value).strip())
-    except ValueError:
-        raise BadRequest(f"{name} must be an integer, got {value!r}", {"field": name}) from None
+    if isinstance(value, bool) or not (isinstance(value, int) or _INTEGER.fullmatch(str(value).strip())):
+        raise BadRequest(f"{name} must be an integer, got {str(value)[:40]!r}", {"field": name})
+    number = int(str(value).strip())
+    if not -(2**31) < number < 2**31:
+        raise BadRequest(f"{name} is out of range: {number}", {"field": name})
+    return number
 
 
 def text_field(parsed: Parsed, name: str, default: str = "") -> str:
@@ -100,6 +109,8 @@ def text_field(parsed: Parsed, name: str, default: str = "") -> str:
         return default
     if not isinstance(value, str):
         raise BadRequest(f"{name} must be a string", {"field": name})
+    if "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value):
+        raise BadRequest(f"{name} contains characters that cannot be stored (NUL or lone surrogates)", {"field": name})
     return value
 
 

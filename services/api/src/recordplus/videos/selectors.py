@@ -20,6 +20,8 @@ def video_list_for_user(auth: Any) -> QuerySet[Video]:
 
 def video_get_for_user(video_id: int, auth: Any) -> Video:
     """The caller's video, or NotFound (also when it exists but belongs to someone else)."""
+    if not 0 < video_id < 2**63:  # beyond any id a database can hold
+        raise NotFound(f"video {video_id} not found", {"video_id": video_id})
     video = video_list_for_user(auth).filter(pk=video_id).first()
     if video is None:
         raise NotFound(f"video {video_id} not found", {"video_id": video_id})

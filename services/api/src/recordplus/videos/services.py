@@ -71,14 +71,33 @@ def _ensure_accepting(video: Video) -> None:
     )
 
 
-def video_create(*, auth: Any, title: str, description: str = "") -> Video:
-    """Create a video in `uploading` for the caller."""
+def video_create(
+    *,
+    auth: Any,
+    title: str,
+    description: str = "",
+    first_chunk: IO[bytes] | None = None,
+    first_chunk_size: int | None = None,
+) -> Video:
+    """Create a video in `uploading` for the caller, with its first chunk when one is given.
+
+    A first chunk that is refused (empty, too large) takes the new video with it, so a failed
+    request leaves nothing behind.
+    """
     title = (title or "").strip()
     if not title:
         raise BadRequest("title is required", {"field": "title"})
     if len(title) > TITLE_MAX:
         raise BadRequest(f"title is {len(title)} characters; at most {TITLE_MAX} are allowed", {"field": "title"})
-    return Video.objects.create(owner=owner_of(auth), title=title, description=description or "")
+    video = Video.objects.create(owner=owner_of(auth), title=title, description=description or "")
+    if first_chunk is not None:
+        try:
+            chunk_store(video=video, data=first_chunk, declared_size=first_chunk_size, chunk_index=0)
+        except BaseException:
+            storage.delete_prefix(video.storage_prefix)
+            video.delete()
+            raise
+    return video
 
 
 def chunk_store(
@@ -99,6 +118,10 @@ def chunk_store(
         raise PayloadTooLarge(f"chunk is {declared_size} bytes; the limit is {limit}", {"max_chunk_bytes": limit})
     if chunk_index is not None and chunk_index < 0:
         raise BadRequest("chunk_index must be 0 or more", {"field": "chunk_index"})
+    if chunk_index is not None and chunk_index >= settings.MAX_CHUNKS:
+        raise BadRequest(
+            f"chunk_index must be below {settings.MAX_CHUNKS} (MAX_CHUNKS)", {"field": "chunk_index"}
+        )
 
     key = f"{video.storage_prefix}chunks/{uuid.uuid4().hex}.part"
     written = storage.write(key, _LimitedReader(data, limit + 1))
@@ -131,6 +154,11 @@ def _chunk_record(*, video_id: int, key: str, size: int, sha256: str, index: int
                 next_index = 0 if top is None else top + 1
                 if index is None:
                     index_to_use = next_index
+                    if index_to_use >= settings.MAX_CHUNKS:
+                        raise Conflict(
+                            f"video {video_id} already has {settings.MAX_CHUNKS} chunks, the most one video may have",
+                            {"max_chunks": settings.MAX_CHUNKS},
+                        )
                 else:
                     index_to_use = index
                     existing = Chunk.objects.filter(video=video, index=index).first()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +15,9 @@ from django.utils.http import http_date, parse_http_date_safe
 
 from recordplus.core import storage
 from recordplus.core.errors import RangeNotSatisfiable
+
+
+_NUMBER = re.compile(r"[0-9]{0,19}")  # ASCII digits only; longer than any real size is junk
 
 
 @dataclass(frozen=True)
@@ -44,8 +49,8 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     first, dash, last = spec.strip().partition("-")
     if not dash:
         return None
-    first, last = first.strip(), last.strip()
-    if not (first.isdigit() or first == "") or not (last.isdigit() or last == "") or (first == last == ""):
+    first, last = first.strip(" \t"), last.strip(" \t")
+    if not _NUMBER.fullmatch(first) or not _NUMBER.fullmatch(last) or (first == last == ""):
         return None
     if first == "":
         suffix = int(last)
@@ -93,8 +98,13 @@ def serve(request: HttpRequest, obj: StoredObject) -> HttpResponseBase:
         "Cache-Control": "private, max-age=0, must-revalidate",
     }
     if_none_match = request.headers.get("If-None-Match")
-    if if_none_match and obj.etag in [tag.strip() for tag in if_none_match.split(",")]:
-        return HttpResponse(status=304, headers=headers)
+    if if_none_match:
+        # Weak comparison (RFC 9110 13.1.2): W/"x" matches "x"; * matches any current object.
+        tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+        if "*" in tags or obj.etag in tags:
+            response = HttpResponse(status=304, headers=headers)
+            del response["Content-Type"]
+            return response
 
     selected = None
     if _if_range_allows(request, obj):
@@ -102,7 +112,7 @@ def serve(request: HttpRequest, obj: StoredObject) -> HttpResponseBase:
             selected = parse_range(request.headers.get("Range"), obj.size)
         except RangeNotSatisfiable as exc:
             response = HttpResponse(
-                f'{{"message": "{exc.message}", "detail": {{"size": {obj.size}}}}}',
+                json.dumps({"message": exc.message, "detail": {"size": obj.size}}),
                 status=416,
                 content_type="application/json",
                 headers={**headers, "Content-Range": f"bytes */{obj.size}"},

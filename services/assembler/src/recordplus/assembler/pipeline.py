@@ -61,7 +61,11 @@ def _claim(video_id: int) -> Video | NotYet | None:
 
 
 def _cleanup_chunks(video: Video) -> None:
+    """Chunks and, on disk, temporaries of killed runs: called once the video is ready, so no
+    other run of this video can still be writing (a duplicate that is would retry and stop)."""
     storage.delete_prefix(f"{video.storage_prefix}chunks/")
+    if not storage.is_s3():
+        stitch.remove_stale_temporaries(storage.local_path(video.storage_prefix))
 
 
 def assemble(video_id: int) -> NotYet | None:

@@ -31,12 +31,19 @@ class Piece:
 Progress = Callable[[float], None]
 
 
+def remove_stale_temporaries(folder: Path) -> int:
+    """Delete `.stitch-*` files left by runs killed half-way; call when no run is active."""
+    removed = 0
+    for stale in folder.glob(".stitch-*"):
+        stale.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
 def stitch_files(root: Path, pieces: Sequence[Piece], dest_key: str, progress: Progress | None = None) -> int:
     """Concatenate local files under `root` into `root/dest_key`; returns the bytes written."""
     dest = root / dest_key
     dest.parent.mkdir(parents=True, exist_ok=True)
-    for stale in dest.parent.glob(".stitch-*"):
-        stale.unlink(missing_ok=True)  # left by a run killed half-way
     total = sum(p.size for p in pieces) or 1
     done = 0
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".stitch-")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from recordplus.core.binaries import ffmpeg_binary
 from recordplus.transcriber.errors import AudioError
 
 SAMPLE_RATE = 16000
@@ -41,7 +42,7 @@ class AudioWindow:
 def to_wav16k(source: Path, dest: Path, *, timeout: float = 3600) -> None:
     """Decode any media file's first audio stream to 16 kHz mono 16-bit WAV at `dest`."""
     cmd = [
-        "ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+        ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
         "-i", str(source), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE),
         "-c:a", "pcm_s16le", "-f", "wav", str(dest),
     ]  # fmt: skip
