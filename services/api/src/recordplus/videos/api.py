@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
 from ninja import Router
-from ninja.responses import codes_4xx
 
 from recordplus.transcripts.selectors import transcription_summary
 from recordplus.videos import requests as req
@@ -19,9 +18,11 @@ from recordplus.videos.schemas import ChunkOut, ErrorOut, MessageOut, UploadStat
 router = Router(tags=["videos"])
 
 CHUNK_METHODS = ["PATCH", "POST", "PUT"]
+# Every client error is the same JSON body; listed so the OpenAPI schema documents them.
+CLIENT_ERRORS = frozenset({400, 401, 404, 409, 411, 413})
 
 
-@router.post("/videos", response={201: VideoCreatedOut, codes_4xx: ErrorOut}, summary="Create a video (optionally with its first chunk)")
+@router.post("/videos", response={201: VideoCreatedOut, CLIENT_ERRORS: ErrorOut}, summary="Create a video (optionally with its first chunk)")
 def create_video(request: HttpRequest):
     parsed = req.parse(request)
     first, first_size = req.chunk_body(parsed, required=False) or (None, None)
@@ -35,7 +36,7 @@ def create_video(request: HttpRequest):
     return 201, {"video_id": video.pk, "public_id": video.public_id, "status": video.status}
 
 
-@router.get("/videos", response={200: list[VideoOut], codes_4xx: ErrorOut}, summary="List your videos, newest first")
+@router.get("/videos", response={200: list[VideoOut], CLIENT_ERRORS: ErrorOut}, summary="List your videos, newest first")
 def list_videos(request: HttpRequest):
     return [video_payload(request, v, transcription_summary(v)) for v in selectors.video_list_for_user(request.auth)]
 
@@ -59,17 +60,17 @@ def _store_chunk(request: HttpRequest, path_video_id: int | None) -> dict:
     }
 
 
-@router.api_operation(CHUNK_METHODS, "/videos/update_video_chunck", response={200: ChunkOut, codes_4xx: ErrorOut}, summary="Upload a chunk")
+@router.api_operation(CHUNK_METHODS, "/videos/update_video_chunck", response={200: ChunkOut, CLIENT_ERRORS: ErrorOut}, summary="Upload a chunk")
 def update_video_chunk(request: HttpRequest):
     return _store_chunk(request, None)
 
 
-@router.api_operation(CHUNK_METHODS, "/videos/{video_id}/update_video_chunck", response={200: ChunkOut, codes_4xx: ErrorOut}, summary="Upload a chunk (id in path)")
+@router.api_operation(CHUNK_METHODS, "/videos/{video_id}/update_video_chunck", response={200: ChunkOut, CLIENT_ERRORS: ErrorOut}, summary="Upload a chunk (id in path)")
 def update_video_chunk_by_path(request: HttpRequest, video_id: int):
     return _store_chunk(request, video_id)
 
 
-@router.api_operation(CHUNK_METHODS, "/videos/{video_id}/update_video_file", response={200: ChunkOut, codes_4xx: ErrorOut}, include_in_schema=False)
+@router.api_operation(CHUNK_METHODS, "/videos/{video_id}/update_video_file", response={200: ChunkOut, CLIENT_ERRORS: ErrorOut}, include_in_schema=False)
 def update_video_file_by_path(request: HttpRequest, video_id: int):
     return _store_chunk(request, video_id)
 
@@ -81,23 +82,23 @@ def _finalize(request: HttpRequest, path_video_id: int | None) -> dict:
     return {"message": "Transcription task initiated", "video_id": video.pk, "status": video.status}
 
 
-@router.post("/videos/finalize_video_upload", response={200: MessageOut, codes_4xx: ErrorOut}, summary="Finish the upload and start processing")
+@router.post("/videos/finalize_video_upload", response={200: MessageOut, CLIENT_ERRORS: ErrorOut}, summary="Finish the upload and start processing")
 def finalize_video_upload(request: HttpRequest):
     return _finalize(request, None)
 
 
-@router.post("/videos/{video_id}/finalize_video_upload", response={200: MessageOut, codes_4xx: ErrorOut}, summary="Finish the upload (id in path)")
+@router.post("/videos/{video_id}/finalize_video_upload", response={200: MessageOut, CLIENT_ERRORS: ErrorOut}, summary="Finish the upload (id in path)")
 def finalize_video_upload_by_path(request: HttpRequest, video_id: int):
     return _finalize(request, video_id)
 
 
-@router.get("/videos/{video_id}", response={200: VideoOut, codes_4xx: ErrorOut}, summary="One video with status, media facts and transcription")
+@router.get("/videos/{video_id}", response={200: VideoOut, CLIENT_ERRORS: ErrorOut}, summary="One video with status, media facts and transcription")
 def get_video(request: HttpRequest, video_id: int):
     video = selectors.video_get_for_user(video_id, request.auth)
     return video_payload(request, video, transcription_summary(video))
 
 
-@router.get("/videos/{video_id}/upload", response={200: UploadStatusOut, codes_4xx: ErrorOut}, summary="Received chunks, to resume an upload")
+@router.get("/videos/{video_id}/upload", response={200: UploadStatusOut, CLIENT_ERRORS: ErrorOut}, summary="Received chunks, to resume an upload")
 def get_upload_status(request: HttpRequest, video_id: int):
     return selectors.upload_status(selectors.video_get_for_user(video_id, request.auth))
 
