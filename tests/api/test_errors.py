@@ -80,13 +80,16 @@ def test_it_answers_413_for_an_oversize_chunk(stack: Stack) -> None:
         assert send_chunk(client, video_id, b"first", 0).status_code == 200
         body = assert_error(send_chunk(client, video_id, b"\0" * (TEST_MAX_CHUNK_BYTES + 1), 1), 413, "limit")
         assert body["detail"]["max_chunk_bytes"] == TEST_MAX_CHUNK_BYTES
-        # A raw body far past the limit is refused from its Content-Length, before it is read.
+        # A raw body far past the limit is refused from its Content-Length, before it is read,
+        # with CORS headers so an extension can read why.
+        origin = "chrome-extension://" + "a" * 32
         huge = client.patch(
             f"/api/record/videos/{video_id}/update_video_chunck",
             content=b"\0" * (TEST_MAX_CHUNK_BYTES + 2 * 1024 * 1024),
-            headers={"Content-Type": "application/octet-stream"},
+            headers={"Content-Type": "application/octet-stream", "Origin": origin},
         )
         assert_error(huge, 413, "at most")
+        assert huge.headers["access-control-allow-origin"] == origin
         state = upload_state(client, video_id)
     assert state["received"] == [0]
 
@@ -187,3 +190,31 @@ def test_it_asks_for_the_length_of_a_chunked_multipart_body(stack: Stack) -> Non
             headers={"Content-Type": "multipart/form-data; boundary=b"},
         )
     assert_error(response, 411, "Content-Length")
+
+
+def test_it_stops_an_oversize_body_sent_without_a_length(stack: Stack) -> None:
+    sent = 0
+
+    def body():  # noqa: ANN202 - a generator makes httpx send Transfer-Encoding: chunked
+        nonlocal sent
+        piece = b"\0" * (1024 * 1024)
+        for _ in range(1024):  # 1 GiB unless the server stops it
+            sent += len(piece)
+            yield piece
+
+    with stack.client() as client:
+        video_id = create_video(client)
+        try:
+            response = client.patch(
+                f"/api/record/videos/{video_id}/update_video_chunck",
+                content=body(),
+                headers={"Content-Type": "application/octet-stream"},
+            )
+        except httpx.HTTPError:
+            response = None  # the server may close the connection while the client still sends
+        if response is not None:
+            assert_error(response, 413, "larger than")
+        # Stopped near the limit, not after the whole gigabyte was taken in.
+        assert sent < TEST_MAX_CHUNK_BYTES + 128 * 1024 * 1024, sent
+        assert upload_state(client, video_id)["received"] == []
+        assert send_chunk(client, video_id, b"still works", 0).status_code == 200

@@ -7,7 +7,6 @@ import re
 import time
 from collections.abc import Callable
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from recordplus.core import metrics
@@ -17,8 +16,6 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[HttpRequest], HttpResponse]
 
 _V1 = re.compile(r"^/api/v1/record(/|$)")
-# Multipart framing and form fields around a chunk never need more than this.
-_BODY_OVERHEAD = 1024 * 1024
 
 
 def legacy_paths(get_response: Handler) -> Handler:
@@ -47,14 +44,6 @@ def api_errors(get_response: Handler) -> Handler:
     def middleware(request: HttpRequest) -> HttpResponse:
         if not request.path_info.startswith("/api/"):
             return get_response(request)
-        length = request.headers.get("Content-Length", "")
-        if length.isdigit() and int(length) > settings.MAX_CHUNK_BYTES + _BODY_OVERHEAD:
-            metrics.UPLOAD_REJECTED.labels("too_large").inc()
-            return _json_error(
-                413,
-                f"request body is {length} bytes; chunks may be at most {settings.MAX_CHUNK_BYTES} bytes",
-                {"max_chunk_bytes": settings.MAX_CHUNK_BYTES},
-            )
         try:
             response = get_response(request)
         except Exception:
