@@ -30,6 +30,8 @@ def test_it_serves_openapi_and_docs(stack: Stack) -> None:
         "/api/record/videos/{video_id}/upload",
     ):
         assert path in paths, path
+    operation_ids = [op["operationId"] for path in paths.values() for op in path.values()]
+    assert len(operation_ids) == len(set(operation_ids)), "operation ids must be unique"
     chunk_responses = paths["/api/record/videos/update_video_chunck"]["patch"]["responses"]
     assert {"200", "400", "404", "409", "413"} <= set(chunk_responses)
     docs = httpx.get(f"{stack.url}/api/docs")

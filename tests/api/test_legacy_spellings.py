@@ -76,3 +76,14 @@ def test_it_refuses_contradicting_ids(stack: Stack) -> None:
         )
     assert response.status_code == 400
     assert "differ" in response.json()["message"]
+
+
+def test_it_answers_head_wherever_get_works(stack: Stack) -> None:
+    with stack.client() as client:
+        vid = create_video(client)
+        for path in (f"/api/record/videos/{vid}", "/api/record/videos/", f"/api/v1/record/videos/{vid}/upload/"):
+            get = client.get(path)
+            head = client.head(path)
+            assert head.status_code == get.status_code == 200, path
+            assert head.content == b""
+            assert head.headers["content-type"] == get.headers["content-type"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
 from ninja import Router
+from ninja.constants import NOT_SET
 
 from recordplus.transcripts.selectors import transcription_summary
 from recordplus.videos import requests as req
@@ -17,7 +18,6 @@ from recordplus.videos.schemas import ChunkOut, ErrorOut, MessageOut, UploadStat
 
 router = Router(tags=["videos"])
 
-CHUNK_METHODS = ["PATCH", "POST", "PUT"]
 # Every client error is the same JSON body; listed so the OpenAPI schema documents them.
 CLIENT_ERRORS = frozenset({400, 401, 404, 409, 411, 413})
 
@@ -60,17 +60,17 @@ def _store_chunk(request: HttpRequest, path_video_id: int | None) -> dict:
     }
 
 
-@router.api_operation(CHUNK_METHODS, "/videos/update_video_chunck", response={200: ChunkOut, CLIENT_ERRORS: ErrorOut}, summary="Upload a chunk")
+@router.patch("/videos/update_video_chunck", response={200: ChunkOut, CLIENT_ERRORS: ErrorOut}, summary="Upload a chunk")
 def update_video_chunk(request: HttpRequest):
     return _store_chunk(request, None)
 
 
-@router.api_operation(CHUNK_METHODS, "/videos/{video_id}/update_video_chunck", response={200: ChunkOut, CLIENT_ERRORS: ErrorOut}, summary="Upload a chunk (id in path)")
+@router.patch("/videos/{video_id}/update_video_chunck", response={200: ChunkOut, CLIENT_ERRORS: ErrorOut}, summary="Upload a chunk (id in path)")
 def update_video_chunk_by_path(request: HttpRequest, video_id: int):
     return _store_chunk(request, video_id)
 
 
-@router.api_operation(CHUNK_METHODS, "/videos/{video_id}/update_video_file", response={200: ChunkOut, CLIENT_ERRORS: ErrorOut}, include_in_schema=False)
+@router.patch("/videos/{video_id}/update_video_file", response={200: ChunkOut, CLIENT_ERRORS: ErrorOut}, include_in_schema=False)
 def update_video_file_by_path(request: HttpRequest, video_id: int):
     return _store_chunk(request, video_id)
 
@@ -108,16 +108,35 @@ def _serve(request: HttpRequest, video_id: int, what: str) -> HttpResponseBase:
     return HttpResponseRedirect(redirect) if redirect else streaming.serve(request, obj)
 
 
-@router.api_operation(["GET", "HEAD"], "/videos/{video_id}/stream_video", summary="Stream the video (Range supported)")
+@router.get("/videos/{video_id}/stream_video", summary="Stream the video (Range supported)")
 def stream_video(request: HttpRequest, video_id: int) -> HttpResponseBase:
     return _serve(request, video_id, "video")
 
 
-@router.api_operation(["GET", "HEAD"], "/videos/{video_id}/original", summary="The upload exactly as received")
+@router.get("/videos/{video_id}/original", summary="The upload exactly as received")
 def get_original(request: HttpRequest, video_id: int) -> HttpResponseBase:
     return _serve(request, video_id, "original")
 
 
-@router.api_operation(["GET", "HEAD"], "/videos/{video_id}/thumbnail", summary="The video's JPEG thumbnail")
+@router.get("/videos/{video_id}/thumbnail", summary="The video's JPEG thumbnail")
 def get_thumbnail(request: HttpRequest, video_id: int) -> HttpResponseBase:
     return _serve(request, video_id, "thumbnail")
+
+
+# The same handlers under the other methods clients use: HEAD wherever GET works (RFC 9110),
+# POST and PUT besides PATCH for chunks. Left out of the schema so each operation id is unique.
+_ALIASES = [
+    ("/videos", ["HEAD"], list_videos, {200: list[VideoOut], CLIENT_ERRORS: ErrorOut}),
+    ("/videos/update_video_chunck", ["POST", "PUT"], update_video_chunk, {200: ChunkOut, CLIENT_ERRORS: ErrorOut}),
+    ("/videos/{video_id}/update_video_chunck", ["POST", "PUT"], update_video_chunk_by_path, {200: ChunkOut, CLIENT_ERRORS: ErrorOut}),
+    ("/videos/{video_id}/update_video_file", ["POST", "PUT"], update_video_file_by_path, {200: ChunkOut, CLIENT_ERRORS: ErrorOut}),
+    ("/videos/{video_id}", ["HEAD"], get_video, {200: VideoOut, CLIENT_ERRORS: ErrorOut}),
+    ("/videos/{video_id}/upload", ["HEAD"], get_upload_status, {200: UploadStatusOut, CLIENT_ERRORS: ErrorOut}),
+    ("/videos/{video_id}/stream_video", ["HEAD"], stream_video, None),
+    ("/videos/{video_id}/original", ["HEAD"], get_original, None),
+    ("/videos/{video_id}/thumbnail", ["HEAD"], get_thumbnail, None),
+]
+for _path, _methods, _view, _response in _ALIASES:
+    router.add_api_operation(
+        _path, _methods, _view, response=_response if _response is not None else NOT_SET, include_in_schema=False
+    )
