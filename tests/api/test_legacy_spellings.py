@@ -82,8 +82,12 @@ def test_it_answers_head_wherever_get_works(stack: Stack) -> None:
     with stack.client() as client:
         vid = create_video(client)
         for path in (f"/api/record/videos/{vid}", "/api/record/videos/", f"/api/v1/record/videos/{vid}/upload/"):
+            # (the transcript's HEAD is checked below: it answers 404 until one is requested)
             get = client.get(path)
             head = client.head(path)
             assert head.status_code == get.status_code == 200, path
             assert head.content == b""
             assert head.headers["content-type"] == get.headers["content-type"]
+        missing_get = client.get(f"/api/record/videos/{vid}/transcript")
+        missing_head = client.head(f"/api/record/videos/{vid}/transcript")
+        assert missing_head.status_code == missing_get.status_code != 405

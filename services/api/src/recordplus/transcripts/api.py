@@ -39,3 +39,9 @@ def request_transcript(request: HttpRequest, video_id: int):
     video = video_get_for_user(video_id, request.auth)
     transcript = services.transcript_rerun(video=video)
     return 202, {"message": "Transcription requested", "video_id": video.pk, "status": transcript.status}
+
+
+# HEAD wherever GET works (RFC 9110); kept out of the schema so operation ids stay unique.
+router.add_api_operation(
+    "/videos/{video_id}/transcript", ["HEAD"], get_transcript, response=TranscriptOut, include_in_schema=False
+)
