@@ -98,6 +98,14 @@ def get_video(request: HttpRequest, video_id: int):
     return video_payload(request, video, transcription_summary(video))
 
 
+@router.delete(
+    "/videos/{video_id}", response={204: None, CLIENT_ERRORS: ErrorOut}, summary="Delete the video and everything stored for it"
+)
+def delete_video(request: HttpRequest, video_id: int):
+    services.video_delete(video=selectors.video_get_for_user(video_id, request.auth))
+    return 204, None
+
+
 @router.get("/videos/{video_id}/upload", response={200: UploadStatusOut, CLIENT_ERRORS: ErrorOut}, summary="Received chunks, to resume an upload")
 def get_upload_status(request: HttpRequest, video_id: int):
     return selectors.upload_status(selectors.video_get_for_user(video_id, request.auth))

@@ -231,6 +231,32 @@ def video_finalize_by_id(*, video_id: int, auth: Any) -> Video:
     return video_finalize(video=video_get_for_user(video_id, auth))
 
 
+def video_delete(*, video: Video) -> None:
+    """Delete the video, its chunks, transcript and every stored object under its prefix.
+
+    Refused (409) while a worker is writing the video's objects: during assembly, and while a
+    transcription holds its lease. Deleting then would leave objects that no row points to.
+    """
+    from recordplus.transcripts.models import Transcript
+
+    with transaction.atomic():
+        locked = Video.objects.select_for_update().get(pk=video.pk)
+        if locked.status == Video.Status.ASSEMBLING:
+            raise Conflict(
+                f"video {video.pk} is being assembled; delete it once it is ready or failed",
+                {"status": locked.status},
+            )
+        running = Transcript.objects.filter(
+            video=locked, status=Transcript.Status.RUNNING, lease_expires_at__gt=timezone.now()
+        ).exists()
+        if running:
+            raise Conflict(f"video {video.pk} is being transcribed; delete it once that has finished")
+        prefix = locked.storage_prefix
+        locked.delete()
+        transaction.on_commit(lambda: storage.delete_prefix(prefix))
+    logger.info("video %s deleted", video.pk)
+
+
 def video_reconcile(*, stale_seconds: float | None) -> list[int]:
     """Re-enqueue assembly for videos the database says are unfinished.
 
