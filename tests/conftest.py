@@ -25,8 +25,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.needs import IN_CI, require  # noqa: F401 - re-exported for the test modules
+
 ROOT = Path(__file__).resolve().parent.parent
-IN_CI = os.environ.get("CI", "").lower() == "true"
 RECORDPLUS = shutil.which("recordplus", path=str(Path(sys.executable).parent)) or "recordplus"
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 RABBITMQ_HOST = os.environ.get("TEST_RABBITMQ_HOST", "127.0.0.1")
@@ -53,15 +54,6 @@ def _real_ffmpeg_first_on_path() -> None:
 
 
 _real_ffmpeg_first_on_path()
-
-
-def require(condition: bool, reason: str) -> None:
-    """Fail under CI (a missing service is a broken CI, never a pass), skip elsewhere."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"required for this test but missing: {reason}")
-    pytest.skip(reason)
 
 
 def free_port() -> int:
@@ -192,8 +184,8 @@ class Stack:
     def logs(self) -> str:
         return "\n".join(f"--- {p.name} ---\n{p.tail()}" for p in self.processes)
 
-    def add(self, name: str, args: list[str]) -> Process:
-        process = Process(name, args, self.env, self.workdir / f"{name}.log")
+    def add(self, name: str, args: list[str], **env: str) -> Process:
+        process = Process(name, args, {**self.env, **env}, self.workdir / f"{name}.log")
         process.start()
         self.processes.append(process)
         return process
@@ -205,14 +197,7 @@ class Stack:
 
     def start_proxy_server(self) -> None:
         self.proxy_port = self.proxy_port or free_port()
-        process = Process(
-            "api-proxy",
-            [RECORDPLUS, "serve", "--host", "127.0.0.1", "--port", str(self.proxy_port)],
-            {**self.env, "STREAM_MODE": "proxy"},
-            self.workdir / "api-proxy.log",
-        )
-        process.start()
-        self.processes.append(process)
+        self.add("api-proxy", [RECORDPLUS, "serve", "--host", "127.0.0.1", "--port", str(self.proxy_port)], STREAM_MODE="proxy")
         self.wait_ready(self.streaming_url)
 
     def wait_ready(self, url: str, timeout: float = 90) -> None:
@@ -324,12 +309,9 @@ def _cluster_extra_env(workdir: Path) -> dict[str, str]:
     return cluster_worker_env(workdir)
 
 
-def make_cluster_stack(workdir: Path, database_url: str, broker_url: str, s3_url: str, **extra: str) -> Stack:
-    import boto3
-
+def cluster_env(database_url: str, broker_url: str, s3_url: str, bucket: str) -> dict[str, str]:
+    """What a cluster-mode process needs: PostgreSQL, RabbitMQ and moto's S3 on loopback."""
     env = base_env()
-    bucket = f"recordplus-{uuid.uuid4().hex[:8]}"
-    metrics_port = free_port()
     env.update(
         {
             "RECORDPLUS_MODE": "cluster",
@@ -343,9 +325,18 @@ def make_cluster_stack(workdir: Path, database_url: str, broker_url: str, s3_url
             "S3_ACCESS_KEY_ID": "testing",
             "S3_SECRET_ACCESS_KEY": "testing",
             "S3_CREATE_BUCKET": "true",
-            "WORKER_METRICS_PORT": str(metrics_port),
         }
     )
+    return env
+
+
+def make_cluster_stack(workdir: Path, database_url: str, broker_url: str, s3_url: str, **extra: str) -> Stack:
+    import boto3
+
+    bucket = f"recordplus-{uuid.uuid4().hex[:8]}"
+    metrics_port = free_port()
+    env = cluster_env(database_url, broker_url, s3_url, bucket)
+    env["WORKER_METRICS_PORT"] = str(metrics_port)
     env.update(_cluster_extra_env(workdir))
     env.update(extra)
     s3 = boto3.client(

@@ -8,7 +8,7 @@ import time
 
 import httpx
 
-from tests.conftest import RECORDPLUS, Stack, base_env, free_port
+from tests.conftest import RECORDPLUS, Stack, cluster_env, free_port
 
 
 def test_it_reports_live_and_ready(stack: Stack) -> None:
@@ -43,21 +43,8 @@ def test_it_serves_openapi_and_docs(stack: Stack) -> None:
 
 
 def test_it_is_not_ready_without_its_broker(tmp_path: Path, postgres_database: str, moto_server: str) -> None:
-    env = base_env()
-    env.update(
-        {
-            "RECORDPLUS_MODE": "cluster",
-            "SECRET_KEY": "x",
-            "DATABASE_URL": postgres_database,
-            "BROKER_URL": f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F",  # nothing listens there
-            "STORAGE_BACKEND": "s3",
-            "S3_ENDPOINT_URL": moto_server,
-            "S3_BUCKET": "readyz-probe",
-            "S3_ACCESS_KEY_ID": "t",
-            "S3_SECRET_ACCESS_KEY": "t",
-            "S3_CREATE_BUCKET": "true",
-        }
-    )
+    dead_broker = f"amqp://guest:guest@127.0.0.1:{free_port()}/%2F"  # nothing listens there
+    env = cluster_env(postgres_database, dead_broker, moto_server, "readyz-probe")
     port = free_port()
     stack = Stack(mode="cluster", env=env, workdir=tmp_path, port=port)
     stack.add("api", [RECORDPLUS, "serve", "--port", str(port)])

@@ -8,13 +8,14 @@ random bytes, and an MP4 cut off before its `moov` box.
 
 from __future__ import annotations
 
-import os
 import random
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+
+from tests.needs import require
 
 SECONDS = 4.0
 WIDTH, HEIGHT = 320, 240
@@ -24,11 +25,7 @@ FPS = 25
 def require_ffmpeg() -> None:
     """Fail under CI (a missing tool must not pass by skipping), skip elsewhere."""
     missing = [tool for tool in ("ffmpeg", "ffprobe") if shutil.which(tool) is None]
-    if missing:
-        message = f"{', '.join(missing)} not installed (apt-get install -y ffmpeg)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require(not missing, f"{', '.join(missing)} not installed (apt-get install -y ffmpeg)")
 
 
 def _ffmpeg(*args: str) -> None:

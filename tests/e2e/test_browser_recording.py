@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from tests.needs import require
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,12 +63,7 @@ def browser_tools() -> BrowserTools:
         missing.append("chromium (apt-get install -y chromium)")
     if not (ROOT / "node_modules" / "playwright-core" / "package.json").is_file():
         missing.append(f"node_modules/playwright-core (run `npm ci` in {ROOT})")
-    if missing:
-        message = "browser end-to-end test needs: " + ", ".join(missing)
-        # Skipping would let CI pass without ever running a browser.
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+    require(not missing, "browser end-to-end test needs: " + ", ".join(missing))
     assert node is not None and chromium is not None
     return BrowserTools(node=node, chromium=os.path.realpath(chromium))
 

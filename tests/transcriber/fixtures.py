@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
+from tests.needs import IN_CI, require
+
 BUNDLED_NLTK_DATA = (
     Path(__file__).resolve().parents[2] / "services/transcriber/src/recordplus/transcriber/nltk_data"
 )
@@ -31,13 +30,6 @@ SENTENCES = (
 )
 
 
-def require(condition: bool, reason: str) -> None:
-    """Fail under CI (a missing tool is a broken CI, never a pass), skip elsewhere."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"required for this test but missing: {reason}")
-    pytest.skip(reason)
 
 
 def require_tools(*tools: str) -> None:

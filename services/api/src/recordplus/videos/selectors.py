@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Max, QuerySet, Sum
+from django.db.models import QuerySet
 
 from recordplus.accounts.auth import owner_of
 from recordplus.core.errors import NotFound
@@ -42,15 +42,15 @@ def missing_indexes(indexes: list[int]) -> list[int]:
 
 def upload_status(video: Video) -> dict[str, Any]:
     """What a client needs to resume an interrupted upload."""
-    indexes = chunk_indexes(video)
-    totals = Chunk.objects.filter(video=video).aggregate(bytes=Sum("size"), top=Max("index"))
+    rows = list(Chunk.objects.filter(video=video).order_by("index").values_list("index", "size"))
+    indexes = [index for index, _ in rows]
     return {
         "video_id": video.pk,
         "status": video.status,
         "received": indexes,
         "chunks": len(indexes),
-        "bytes": int(totals["bytes"] or 0),
+        "bytes": sum(size for _, size in rows),
         "missing": missing_indexes(indexes),
-        "next_index": (totals["top"] + 1) if totals["top"] is not None else 0,
+        "next_index": indexes[-1] + 1 if indexes else 0,
         "accepting_chunks": video.status == Video.Status.UPLOADING,
     }

@@ -6,7 +6,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import IO, Any
 
 from django.conf import settings
@@ -47,7 +47,8 @@ class _LimitedReader:
         return data
 
 
-def _settle_deadline(video: Video):  # noqa: ANN202
+def settle_deadline(video: Video) -> datetime:
+    """When a finalized video stops accepting chunks still in flight, and assembly may start."""
     return video.finalized_at + timedelta(seconds=settings.FINALIZE_SETTLE_SECONDS)
 
 
@@ -57,7 +58,7 @@ def in_settle_window(video: Video) -> bool:
         video.status == Video.Status.ASSEMBLING
         and video.finalized_at is not None
         and video.assembly_started_at is None
-        and timezone.now() < _settle_deadline(video)
+        and timezone.now() < settle_deadline(video)
     )
 
 

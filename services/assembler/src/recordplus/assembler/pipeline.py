@@ -11,7 +11,6 @@ import shutil
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 from django.conf import settings
@@ -23,6 +22,7 @@ from recordplus.core import metrics, storage
 from recordplus.transcripts.services import transcript_request
 from recordplus.videos.models import Chunk, Video
 from recordplus.videos.selectors import missing_indexes
+from recordplus.videos.services import settle_deadline
 
 logger = logging.getLogger(__name__)
 
@@ -51,8 +51,7 @@ def _claim(video_id: int) -> Video | NotYet | None:
         if video is None or video.status != Video.Status.ASSEMBLING:
             return None
         if video.assembly_started_at is None:
-            deadline = video.finalized_at + timedelta(seconds=settings.FINALIZE_SETTLE_SECONDS)
-            wait = (deadline - timezone.now()).total_seconds()
+            wait = (settle_deadline(video) - timezone.now()).total_seconds()
             if wait > 0:
                 return NotYet(delay_seconds=wait + 0.05)
             video.assembly_started_at = timezone.now()
