@@ -40,7 +40,7 @@ def test_it_makes_a_playable_rendition_with_the_bundled_build(webm_live: Path, t
     # A child whose PATH has no ffmpeg at all: only the wheel's build can do the work.
     code = (
         "import sys; from pathlib import Path;"
-        "from recordplus.assembler.ffmpeg import Limits;"
+        "from recordplus.core.ffmpeg import Limits;"
         "from recordplus.assembler.probe import probe;"
         "from recordplus.assembler.renditions import make_rendition;"
         "limits = Limits.from_env(); assert '/ffmpeg/binaries/' in limits.ffmpeg, limits;"

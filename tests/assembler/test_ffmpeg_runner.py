@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from recordplus.assembler.ffmpeg import (
+from recordplus.core.ffmpeg import (
     FFmpegError,
     FFmpegNotFound,
     FFmpegTimeout,

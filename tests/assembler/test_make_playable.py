@@ -6,42 +6,42 @@ import shutil
 from pathlib import Path
 
 import pytest
-from django.core.files.storage import FileSystemStorage
-
 from recordplus.assembler.layout import matroska_layout, mp4_is_faststart
 from recordplus.assembler.media import MediaRejected, make_playable
+from recordplus.core.storage.filesystem import FileStore
 
-PREFIX = "videos/abc123/"
+PUBLIC_ID = "abc123"
+PREFIX = f"videos/{PUBLIC_ID}/"
 SOURCE = f"{PREFIX}source.bin"
 
 
 @pytest.fixture
-def storage(tmp_path: Path) -> FileSystemStorage:
-    return FileSystemStorage(location=str(tmp_path / "media"))
+def storage(tmp_path: Path) -> FileStore:
+    return FileStore(tmp_path / "media")
 
 
-def _upload(storage: FileSystemStorage, sample: Path) -> None:
-    target = Path(storage.path(SOURCE))
+def _upload(storage: FileStore, sample: Path) -> None:
+    target = storage.path(SOURCE)
     target.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(sample, target)
 
 
-def _keys(storage: FileSystemStorage) -> list[str]:
-    root = Path(storage.location)
+def _keys(storage: FileStore) -> list[str]:
+    root = storage.root
     return sorted(str(p.relative_to(root)) for p in root.rglob("*") if p.is_file())
 
 
-def _run(storage: FileSystemStorage, tmp_path: Path, progress: list[float] | None = None):
+def _run(storage: FileStore, tmp_path: Path, progress: list[float] | None = None):
     workdir = tmp_path / "work"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir()
     return make_playable(
-        storage=storage, source_key=SOURCE, prefix=PREFIX, workdir=workdir,
+        store=storage, public_id=PUBLIC_ID, workdir=workdir,
         progress=progress.append if progress is not None else None,
     )
 
 
-def test_it_makes_a_mediarecorder_webm_seekable(storage: FileSystemStorage, webm_live: Path, tmp_path: Path) -> None:
+def test_it_makes_a_mediarecorder_webm_seekable(storage: FileStore, webm_live: Path, tmp_path: Path) -> None:
     _upload(storage, webm_live)
     seen: list[float] = []
     outcome = _run(storage, tmp_path, seen)
@@ -57,7 +57,7 @@ def test_it_makes_a_mediarecorder_webm_seekable(storage: FileSystemStorage, webm
     assert seen == sorted(seen) and seen[-1] == 1.0
 
 
-def test_it_is_idempotent(storage: FileSystemStorage, avi_file: Path, tmp_path: Path) -> None:
+def test_it_is_idempotent(storage: FileStore, avi_file: Path, tmp_path: Path) -> None:
     _upload(storage, avi_file)
     first = _run(storage, tmp_path)
     second = _run(storage, tmp_path)
@@ -68,7 +68,7 @@ def test_it_is_idempotent(storage: FileSystemStorage, avi_file: Path, tmp_path: 
     assert (first.video_codec, first.audio_codec, first.container) == ("h264", "aac", "mp4")
 
 
-def test_it_writes_no_audio_for_a_silent_video(storage: FileSystemStorage, webm_no_audio: Path, tmp_path: Path) -> None:
+def test_it_writes_no_audio_for_a_silent_video(storage: FileStore, webm_no_audio: Path, tmp_path: Path) -> None:
     _upload(storage, webm_no_audio)
     outcome = _run(storage, tmp_path)
     assert (outcome.has_audio, outcome.audio_key, outcome.audio_codec) == (False, None, None)
@@ -76,7 +76,7 @@ def test_it_writes_no_audio_for_a_silent_video(storage: FileSystemStorage, webm_
 
 
 def test_it_replaces_an_earlier_runs_other_rendition(
-    storage: FileSystemStorage, mp4_moov_at_end: Path, webm_no_audio: Path, tmp_path: Path
+    storage: FileStore, mp4_moov_at_end: Path, webm_no_audio: Path, tmp_path: Path
 ) -> None:
     _upload(storage, webm_no_audio)
     _run(storage, tmp_path)
@@ -95,7 +95,7 @@ def test_it_replaces_an_earlier_runs_other_rendition(
     ],
 )
 def test_it_rejects_what_is_not_a_video(
-    sample: str, reason: str, storage: FileSystemStorage, request: pytest.FixtureRequest, tmp_path: Path
+    sample: str, reason: str, storage: FileStore, request: pytest.FixtureRequest, tmp_path: Path
 ) -> None:
     _upload(storage, request.getfixturevalue(sample))
     with pytest.raises(MediaRejected, match=reason):
@@ -103,7 +103,7 @@ def test_it_rejects_what_is_not_a_video(
     assert _keys(storage) == [SOURCE]
 
 
-def test_it_rejects_a_recording_without_frames(storage: FileSystemStorage, webm_live: Path, tmp_path: Path) -> None:
+def test_it_rejects_a_recording_without_frames(storage: FileStore, webm_live: Path, tmp_path: Path) -> None:
     # What MediaRecorder sends when stopped at once: the header, no Cluster.
     data = webm_live.read_bytes()
     header_only = tmp_path / "header.webm"

@@ -266,13 +266,14 @@ def exported_metric_names() -> set[str]:
     """Every series name RecordPlus exposes, collected from the code's metric objects.
 
     Histograms expose `_bucket`, `_sum` and `_count`; counters `_total` (and `_created`). The
-    scrape-time backlog gauges come from recordplus.core.backlog.BacklogCollector.
+    scrape-time backlog gauges come from recordplus.config.backlog.BacklogCollector.
     """
     import django
 
     django.setup()
     from prometheus_client.metrics import MetricWrapperBase
-    from recordplus.core import backlog, metrics
+    from recordplus.config import backlog
+    from recordplus.core import metrics
 
     names: set[str] = set()
     for value in vars(metrics).values():

@@ -88,7 +88,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _setup(args.data_dir, args.host)
     import uvicorn
 
-    from recordplus.core import storage
+    from recordplus.core.storage import get_store
 
     worker = None
     if settings.EMBEDDED:
@@ -97,7 +97,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         worker = _start_worker(None, settings.WORKER_THREADS)
         _reconcile(None)  # the in-memory broker forgot everything: pick up unfinished work
         logger.info("embedded mode: data in %s, in-process workers for %s", settings.DATA_DIR, queues)
-    storage.ensure_bucket()
+    get_store().ensure_ready()
     stop = threading.Event()
     threading.Thread(
         target=_reconcile_loop, args=(stop, 60.0, settings.RECONCILE_STALE_SECONDS), daemon=True, name="reconciler"
@@ -125,14 +125,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
     settings = _setup()
     from prometheus_client import start_http_server
 
-    from recordplus.core import storage
+    from recordplus.core.storage import get_store
 
     available = _load_actors()
     unknown = [q for q in args.queues if q not in available]
     if unknown:
         print(f"recordplus worker: no installed actor serves queue(s) {unknown}; available: {available}", file=sys.stderr)
         return 2
-    storage.ensure_bucket()
+    get_store().ensure_ready()
     port = args.metrics_port if args.metrics_port is not None else settings.WORKER_METRICS_PORT
     if port:
         start_http_server(port)
@@ -151,10 +151,10 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     _setup()
     from django.core.management import call_command
 
-    from recordplus.core import storage
+    from recordplus.core.storage import get_store
 
     call_command("migrate", interactive=False)
-    storage.ensure_bucket()
+    get_store().ensure_ready()
     return 0
 
 

@@ -11,7 +11,7 @@ from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
 from recordplus.accounts.auth import authenticate
-from recordplus.core.errors import RecordPlusError
+from recordplus.core.errors import RecordPlusError, error_body
 from recordplus.transcripts.api import router as transcripts_router
 from recordplus.videos.api import router as videos_router
 
@@ -33,7 +33,7 @@ api.add_router("/record/", transcripts_router)
 
 
 def _error(request: HttpRequest, status: int, message: str, detail: object = None) -> HttpResponse:
-    return api.create_response(request, {"message": message, "detail": detail}, status=status)
+    return api.create_response(request, error_body(message, detail), status=status)
 
 
 @api.exception_handler(RecordPlusError)

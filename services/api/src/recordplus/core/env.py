@@ -1,4 +1,7 @@
-"""Typed helpers that read settings from the environment and fail loudly on bad values."""
+"""Typed helpers that read settings from the environment and fail loudly on bad values.
+
+This module imports neither Django nor Dramatiq.
+"""
 
 from __future__ import annotations
 

@@ -1,21 +1,42 @@
-"""The one error hierarchy. Every error a client can cause maps to a 4xx JSON body
-`{"message": …, "detail": …}`; the API renders them in one exception handler."""
+"""The one error hierarchy, shared by the API and the workers.
+
+Every error a client can cause maps to a 4xx JSON body `{"message": …, "detail": …}` built by
+`error_body()` (the API renders them in one exception handler). In a worker the same classes
+say whether retrying can help (`permanent`) and give a short, stable `reason` slug for the
+`reason` label of recordplus_pipeline_failures_total.
+
+This module imports neither Django nor Dramatiq.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 
+def error_body(message: str, detail: Any = None) -> dict[str, Any]:
+    """The JSON body of every error answer: the one place its shape is spelled."""
+    return {"message": message, "detail": detail}
+
+
 class RecordPlusError(Exception):
-    """Base of every error RecordPlus raises on purpose; `status` is the HTTP status to answer."""
+    """Base of every error RecordPlus raises on purpose.
+
+    `status` is the HTTP status to answer; `permanent` says a background job hitting it should
+    fail at once rather than retry; `reason` names the kind of failure in metrics.
+    """
 
     status: int = 400
     code: str = "bad_request"
+    permanent: bool = True
+    reason: str = "error"
 
     def __init__(self, message: str, detail: Any = None) -> None:
         super().__init__(message)
         self.message = message
         self.detail = detail
+
+    def body(self) -> dict[str, Any]:
+        return error_body(self.message, self.detail)
 
 
 class BadRequest(RecordPlusError):
@@ -73,3 +94,23 @@ class ServiceUnavailable(RecordPlusError):
 
     status = 503
     code = "unavailable"
+    permanent = False
+    reason = "unavailable"
+
+
+class MediaRejected(RecordPlusError):
+    """The upload is not a usable video; the message is the reason shown to the user.
+
+    Never retried: the same bytes give the same answer.
+    """
+
+    status = 422
+    code = "media_rejected"
+    reason = "rejected"
+
+
+class JobFailed(RecordPlusError):
+    """A background job recorded its failure for good (the row says why); never retried."""
+
+    code = "job_failed"
+    reason = "failed"

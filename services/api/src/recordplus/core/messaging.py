@@ -14,6 +14,8 @@ from dramatiq.common import dq_name
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import CurrentMessage, Middleware
 
+from recordplus.core.jobs import JobMetrics
+
 logger = logging.getLogger(__name__)
 
 QUEUE_ASSEMBLE = "assemble"
@@ -60,6 +62,7 @@ def get_broker() -> dramatiq.Broker:
                 broker = RabbitmqBroker(url=url, confirm_delivery=True)
             broker.add_middleware(DjangoConnections())
             broker.add_middleware(CurrentMessage())
+            broker.add_middleware(JobMetrics())
             for queue in QUEUES:
                 broker.declare_queue(queue)
             dramatiq.set_broker(broker)

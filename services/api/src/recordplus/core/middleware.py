@@ -10,6 +10,7 @@ from collections.abc import Callable
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from recordplus.core import metrics
+from recordplus.core.errors import error_body
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def legacy_paths(get_response: Handler) -> Handler:
 
 
 def _json_error(status: int, message: str, detail: object = None) -> JsonResponse:
-    return JsonResponse({"message": message, "detail": detail}, status=status)
+    return JsonResponse(error_body(message, detail), status=status)
 
 
 def api_errors(get_response: Handler) -> Handler:

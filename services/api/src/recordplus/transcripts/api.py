@@ -23,7 +23,7 @@ def get_transcript(request: HttpRequest, video_id: int, format: Literal["json", 
     video = video_get_for_user(video_id, request.auth)
     transcript = selectors.transcript_get_for_video(video)
     if format == "json":
-        return selectors.transcript_payload(transcript, base_url=request.path)
+        return transcript
     document = selectors.transcript_document(transcript, format)
     response = HttpResponse(document.body, content_type=document.content_type)
     response["Content-Disposition"] = f'inline; filename="{document.filename}"'

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from ninja import Schema
+
+from recordplus.transcripts.models import Transcript
+from recordplus.transcripts.selectors import FORMATS
 
 
 class WordOut(Schema):
@@ -44,6 +48,15 @@ class TranscriptOut(Schema):
     segments: list[SegmentOut]
     # URL of each format of this transcript (the same endpoint with ?format=).
     formats: dict[str, str]
+
+    @staticmethod
+    def resolve_segments(obj: Transcript) -> list[Any]:
+        return obj.segments or []
+
+    @staticmethod
+    def resolve_formats(obj: Transcript) -> dict[str, str]:
+        base = f"/api/record/videos/{obj.video_id}/transcript"
+        return {fmt: f"{base}?format={fmt}" for fmt in FORMATS}
 
 
 class TranscriptRequestedOut(Schema):

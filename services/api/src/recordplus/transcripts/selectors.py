@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-from recordplus.core import storage
 from recordplus.core.errors import Conflict, NotFound
+from recordplus.core.storage import get_store, keys
 from recordplus.transcripts.models import Transcript
 from recordplus.videos.models import Video
 
@@ -18,51 +16,12 @@ FORMATS = {
 }
 
 
-def transcription_summary(video: Video) -> dict[str, Any] | None:
-    """What the video detail shows as `transcription` (None until one is requested)."""
-    transcript = Transcript.objects.filter(video=video).first()
-    if transcript is None:
-        return None
-    return {
-        "status": transcript.status,
-        "text": transcript.text,
-        "language": transcript.language,
-        "engine": transcript.engine,
-        "model": transcript.model,
-        "error": transcript.error,
-        "note": transcript.note,
-    }
-
-
 def transcript_get_for_video(video: Video) -> Transcript:
     """The video's transcript; 404 when none was requested yet."""
     transcript = Transcript.objects.filter(video=video).first()
     if transcript is None:
         raise NotFound("this video has no transcript yet", {"video_id": video.pk})
     return transcript
-
-
-def transcript_payload(transcript: Transcript, *, base_url: str) -> dict[str, Any]:
-    """The JSON view of a transcript, with a URL for each document format."""
-    return {
-        "video_id": transcript.video_id,
-        "status": transcript.status,
-        "language": transcript.language,
-        "engine": transcript.engine,
-        "model": transcript.model,
-        "text": transcript.text,
-        "note": transcript.note,
-        "error": transcript.error,
-        "audio_seconds": transcript.audio_seconds,
-        "wall_seconds": transcript.wall_seconds,
-        "attempts": transcript.attempts,
-        "created_at": transcript.created_at,
-        "updated_at": transcript.updated_at,
-        "started_at": transcript.started_at,
-        "finished_at": transcript.finished_at,
-        "segments": transcript.segments or [],
-        "formats": {fmt: f"{base_url}?format={fmt}" for fmt in FORMATS},
-    }
 
 
 @dataclass(frozen=True)
@@ -77,11 +36,11 @@ def transcript_document(transcript: Transcript, fmt: str) -> TranscriptDocument:
     if transcript.status != Transcript.Status.DONE:
         raise Conflict(f"the transcript is {transcript.status}, not done yet", {"status": transcript.status})
     video = transcript.video
-    key = f"{video.storage_prefix}transcript.{fmt}"
-    if not storage.exists(key):
+    key = keys.transcript(video.public_id, fmt)
+    store = get_store()
+    if not store.exists(key):
         raise NotFound(f"the {fmt} file of this transcript is missing; request a new transcription")
-    size = storage.size(key)
-    body = b"".join(storage.iter_range(key, 0, size - 1)) if size else b""
+    body = store.read_bytes(key)
     return TranscriptDocument(body=body, content_type=FORMATS[fmt], filename=f"video-{video.pk}.{fmt}")
 
 

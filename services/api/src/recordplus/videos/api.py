@@ -10,10 +10,9 @@ from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
 from ninja import Router
 from ninja.constants import NOT_SET
 
-from recordplus.transcripts.selectors import transcription_summary
 from recordplus.videos import requests as req
 from recordplus.videos import selectors, services, streaming
-from recordplus.videos.media_urls import stored_object, video_payload
+from recordplus.videos.media_urls import stored_object
 from recordplus.videos.schemas import ChunkOut, ErrorOut, MessageOut, UploadStatusOut, VideoCreatedOut, VideoOut
 
 router = Router(tags=["videos"])
@@ -38,7 +37,7 @@ def create_video(request: HttpRequest):
 
 @router.get("/videos", response={200: list[VideoOut], CLIENT_ERRORS: ErrorOut}, summary="List your videos, newest first")
 def list_videos(request: HttpRequest):
-    return [video_payload(request, v, transcription_summary(v)) for v in selectors.video_list_for_user(request.auth)]
+    return selectors.video_list_for_user(request.auth)
 
 
 def _store_chunk(request: HttpRequest, path_video_id: int | None) -> dict:
@@ -94,8 +93,7 @@ def finalize_video_upload_by_path(request: HttpRequest, video_id: int):
 
 @router.get("/videos/{video_id}", response={200: VideoOut, CLIENT_ERRORS: ErrorOut}, summary="One video with status, media facts and transcription")
 def get_video(request: HttpRequest, video_id: int):
-    video = selectors.video_get_for_user(video_id, request.auth)
-    return video_payload(request, video, transcription_summary(video))
+    return selectors.video_get_for_user(video_id, request.auth)
 
 
 @router.delete(

@@ -5,6 +5,8 @@ import secrets
 from django.conf import settings
 from django.db import models
 
+from recordplus.core.storage import keys
+
 
 def new_public_id() -> str:
     return secrets.token_urlsafe(12)
@@ -52,6 +54,9 @@ class Video(models.Model):
     last_chunk_at = models.DateTimeField(null=True, blank=True)
     finalized_at = models.DateTimeField(null=True, blank=True)
     assembly_started_at = models.DateTimeField(null=True, blank=True)
+    # Bumped each time a worker claims the assembly, so a job that kills its worker still
+    # uses up an attempt (see recordplus.core.jobs).
+    assembly_attempts = models.PositiveIntegerField(default=0)
     ready_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -63,7 +68,7 @@ class Video(models.Model):
 
     @property
     def storage_prefix(self) -> str:
-        return f"videos/{self.public_id}/"
+        return keys.video_prefix(self.public_id)
 
 
 class Chunk(models.Model):
@@ -71,6 +76,10 @@ class Chunk(models.Model):
 
     video = models.ForeignKey(Video, on_delete=models.CASCADE, related_name="chunks")
     index = models.PositiveIntegerField()
+    # True when the client said where the chunk goes (chunk_index, or the create call's first
+    # chunk); False when it sent none and `index` is only the order of arrival, which the
+    # assembler replaces by the order it reads from the container itself.
+    indexed = models.BooleanField(default=True)
     size = models.BigIntegerField()
     checksum = models.CharField(max_length=64)
     key = models.CharField(max_length=512)

@@ -1,9 +1,15 @@
+"""Response shapes of the videos API, filled from the models (resolvers, not hand-built dicts)."""
+
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
 from ninja import Schema
+
+from recordplus.videos.models import Video
+
+API_BASE = "/api/record/videos"
 
 
 class VideoCreatedOut(Schema):
@@ -38,6 +44,19 @@ class UploadStatusOut(Schema):
     accepting_chunks: bool
 
 
+class TranscriptionOut(Schema):
+    """The summary of the video's transcript shown in the video detail (the full document is
+    GET videos/{id}/transcript)."""
+
+    status: str
+    text: str
+    language: str
+    engine: str
+    model: str
+    error: str
+    note: str
+
+
 class VideoOut(Schema):
     id: int
     public_id: str
@@ -61,7 +80,25 @@ class VideoOut(Schema):
     created_at: datetime
     finalized_at: datetime | None
     ready_at: datetime | None
-    transcription: dict[str, Any] | None
+    transcription: TranscriptionOut | None
+
+    @staticmethod
+    def resolve_video_file(obj: Video, context: dict[str, Any]) -> str | None:
+        if obj.status != Video.Status.READY:
+            return None
+        return context["request"].build_absolute_uri(f"{API_BASE}/{obj.pk}/stream_video/")
+
+    @staticmethod
+    def resolve_thumbnail_url(obj: Video, context: dict[str, Any]) -> str | None:
+        if not obj.thumbnail_key:
+            return None
+        return context["request"].build_absolute_uri(f"{API_BASE}/{obj.pk}/thumbnail")
+
+    @staticmethod
+    def resolve_transcription(obj: Video) -> Any:
+        # The reverse one-to-one by name (None until a transcript is requested): the videos
+        # app does not import the transcripts app.
+        return getattr(obj, "transcript", None)
 
 
 class ErrorOut(Schema):

@@ -12,10 +12,16 @@ from recordplus.videos.models import Chunk, Video
 
 
 def video_list_for_user(auth: Any) -> QuerySet[Video]:
+    """The caller's videos, newest first, each with its transcript in the same query."""
     owner = owner_of(auth)
-    if owner is None:
-        return Video.objects.filter(owner__isnull=True)
-    return Video.objects.filter(owner=owner)
+    videos = Video.objects.filter(owner__isnull=True) if owner is None else Video.objects.filter(owner=owner)
+    # The reverse one-to-one by name: the videos app does not import transcripts.
+    return videos.select_related("transcript")
+
+
+def video_by_id(video_id: int) -> Video | None:
+    """A video by id whoever owns it (for workers, never for API callers)."""
+    return Video.objects.filter(pk=video_id).first()
 
 
 def video_get_for_user(video_id: int, auth: Any) -> Video:
@@ -26,6 +32,11 @@ def video_get_for_user(video_id: int, auth: Any) -> Video:
     if video is None:
         raise NotFound(f"video {video_id} not found", {"video_id": video_id})
     return video
+
+
+def chunks_for_assembly(video: Video) -> list[Chunk]:
+    """The video's chunks in the order their bytes are to be joined."""
+    return list(Chunk.objects.filter(video=video).order_by("index"))
 
 
 def chunk_indexes(video: Video) -> list[int]:

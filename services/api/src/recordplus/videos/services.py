@@ -1,10 +1,14 @@
-"""Writes for videos and chunks: create, receive chunks, finalize, reconcile."""
+"""Every change to a Video and its chunks goes through this module.
+
+Create, store a chunk, finalize, claim for assembly (the settle rule lives only here),
+progress, stitched, ready, failed, delete, reconcile. Workers change video rows only through
+these functions; the row is the source of truth and a message only says "look at video N".
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import IO, Any
@@ -15,9 +19,11 @@ from django.db.models import Max
 from django.utils import timezone
 
 from recordplus.accounts.auth import owner_of
-from recordplus.core import messaging, metrics, storage
+from recordplus.core import jobs, messaging, metrics
 from recordplus.core.errors import BadRequest, Conflict, PayloadTooLarge
+from recordplus.core.storage import get_store, keys
 from recordplus.videos.models import Chunk, Video
+from recordplus.videos.records import ReadyMedia
 from recordplus.videos.selectors import chunk_indexes, missing_indexes, video_get_for_user
 
 logger = logging.getLogger(__name__)
@@ -47,23 +53,43 @@ class _LimitedReader:
         return data
 
 
-def settle_deadline(video: Video) -> datetime:
-    """When a finalized video stops accepting chunks still in flight, and assembly may start."""
+@dataclass(frozen=True)
+class NotYet:
+    """The settle window is still open; come back after `delay_seconds`."""
+
+    delay_seconds: float
+
+
+@dataclass(frozen=True)
+class AssemblyClaim:
+    """A video a worker may now assemble, and which attempt this is."""
+
+    video: Video
+    attempt: int
+
+
+# --- the settle rule ------------------------------------------------------------------------
+# After finalize, chunk requests that were already under way get FINALIZE_SETTLE_SECONDS to
+# land; assembly starts only once that window has closed, and then no chunk is accepted.
+
+
+def _settle_deadline(video: Video) -> datetime:
     return video.finalized_at + timedelta(seconds=settings.FINALIZE_SETTLE_SECONDS)
 
 
-def in_settle_window(video: Video) -> bool:
-    """Finalized, but chunk requests that were already under way may still land."""
-    return (
-        video.status == Video.Status.ASSEMBLING
-        and video.finalized_at is not None
-        and video.assembly_started_at is None
-        and timezone.now() < settle_deadline(video)
-    )
+def _settle_wait(video: Video) -> float:
+    """Seconds left in the settle window of a finalized video (0 once it has closed)."""
+    if video.finalized_at is None or video.assembly_started_at is not None:
+        return 0.0
+    return max((_settle_deadline(video) - timezone.now()).total_seconds(), 0.0)
+
+
+def _in_settle_window(video: Video) -> bool:
+    return video.status == Video.Status.ASSEMBLING and _settle_wait(video) > 0
 
 
 def _ensure_accepting(video: Video) -> None:
-    if video.status == Video.Status.UPLOADING or in_settle_window(video):
+    if video.status == Video.Status.UPLOADING or _in_settle_window(video):
         return
     metrics.UPLOAD_REJECTED.labels("finalized").inc()
     raise Conflict(
@@ -95,7 +121,7 @@ def video_create(
         try:
             chunk_store(video=video, data=first_chunk, declared_size=first_chunk_size, chunk_index=0)
         except BaseException:
-            storage.delete_prefix(video.storage_prefix)
+            get_store().delete_prefix(video.storage_prefix)
             video.delete()
             raise
     return video
@@ -106,8 +132,9 @@ def chunk_store(
 ) -> ChunkStored:
     """Store one chunk of `video`.
 
-    Order is `chunk_index` when given, else arrival order (the order in which the server
-    finished receiving the chunks). Re-sending an index with the same bytes is a no-op;
+    Order is `chunk_index` when given. Without it the chunk is numbered by arrival and marked
+    `indexed=False`: arrival order means nothing (the original extension fires all its pieces
+    at once), so the assembler recovers the order from the container itself. Re-sending an index with the same bytes is a no-op;
     different bytes are a 409. The bytes are written before the row, and the row is written
     under a lock on the video that re-checks the video still accepts chunks, so a chunk is
     either part of the assembled video or refused — never silently dropped.
@@ -124,8 +151,9 @@ def chunk_store(
             f"chunk_index must be below {settings.MAX_CHUNKS} (MAX_CHUNKS)", {"field": "chunk_index"}
         )
 
-    key = f"{video.storage_prefix}chunks/{uuid.uuid4().hex}.part"
-    written = storage.write(key, _LimitedReader(data, limit + 1))
+    store = get_store()
+    key = keys.new_chunk(video.public_id)
+    written = store.write(key, _LimitedReader(data, limit + 1))
     try:
         if written.size == 0:
             metrics.UPLOAD_REJECTED.labels("empty").inc()
@@ -135,10 +163,10 @@ def chunk_store(
             raise PayloadTooLarge(f"chunk is larger than the limit of {limit} bytes", {"max_chunk_bytes": limit})
         result = _chunk_record(video_id=video.pk, key=key, size=written.size, sha256=written.sha256, index=chunk_index)
     except BaseException:
-        storage.delete(key)
+        store.delete(key)
         raise
     if not result.created:
-        storage.delete(key)
+        store.delete(key)
     else:
         metrics.UPLOAD_BYTES.inc(written.size)
         metrics.UPLOAD_CHUNKS.inc()
@@ -177,7 +205,9 @@ def _chunk_record(*, video_id: int, key: str, size: int, sha256: str, index: int
                             f"video {video_id} is finalized; chunk {index} would leave a gap after {next_index - 1}",
                             {"chunk_index": index, "next_index": next_index},
                         )
-                chunk = Chunk.objects.create(video=video, index=index_to_use, size=size, checksum=sha256, key=key)
+                chunk = Chunk.objects.create(
+                    video=video, index=index_to_use, indexed=index is not None, size=size, checksum=sha256, key=key
+                )
                 video.last_chunk_at = timezone.now()
                 video.save(update_fields=["last_chunk_at", "updated_at"])
                 return ChunkStored(chunk=chunk, created=True)
@@ -232,14 +262,94 @@ def video_finalize_by_id(*, video_id: int, auth: Any) -> Video:
     return video_finalize(video=video_get_for_user(video_id, auth))
 
 
+def video_claim_for_assembly(*, video_id: int) -> AssemblyClaim | NotYet | None:
+    """Take video `video_id` for assembly: the settle window must have closed; closes it for
+    good (no chunk lands after this) and counts the attempt.
+
+    None when there is nothing to do (gone, not `assembling`), or when the attempts ran out —
+    each earlier one ended without a result, so the worker died on it — in which case the
+    video is marked failed here.
+    """
+    with transaction.atomic():
+        video = Video.objects.select_for_update().filter(pk=video_id).first()
+        if video is None or video.status != Video.Status.ASSEMBLING:
+            return None
+        wait = _settle_wait(video)
+        if wait > 0:
+            return NotYet(delay_seconds=wait + 0.05)
+        now = timezone.now()
+        video.assembly_started_at = video.assembly_started_at or now
+        video.assembly_attempts += 1
+        video.save(update_fields=["assembly_started_at", "assembly_attempts", "updated_at"])
+        given_up = jobs.give_up_at_claim(video.assembly_attempts, settings.ASSEMBLE_MAX_ATTEMPTS)
+        if given_up:
+            video_mark_failed(video_id=video.pk, reason=given_up)
+            metrics.PIPELINE_FAILURES.labels("assemble", "gave_up").inc()
+            return None
+    return AssemblyClaim(video=video, attempt=video.assembly_attempts)
+
+
+def video_set_progress(*, video_id: int, fraction: float) -> None:
+    """Record how far the assembly is (0..1), for clients polling the video."""
+    Video.objects.filter(pk=video_id, status=Video.Status.ASSEMBLING).update(
+        progress=round(min(max(fraction, 0.0), 1.0), 3), updated_at=timezone.now()
+    )
+
+
+def video_mark_stitched(*, video_id: int, source_key: str, size: int) -> None:
+    """The chunks are one object now: the original upload, downloadable even if processing fails."""
+    Video.objects.filter(pk=video_id).update(source_key=source_key, size=size, updated_at=timezone.now())
+
+
+def video_mark_ready(*, video_id: int, media: ReadyMedia) -> None:
+    """The video plays: store its facts, drop the chunk rows (their objects are cleaned up by
+    the caller once this has committed). Call inside the caller's transaction when more must
+    happen atomically with it (requesting the transcript)."""
+    now = timezone.now()
+    with transaction.atomic():
+        Video.objects.filter(pk=video_id).update(
+            status=Video.Status.READY,
+            error="",
+            progress=1.0,
+            video_key=media.video_key,
+            content_type=media.content_type,
+            container=media.container,
+            video_codec=media.video_codec,
+            audio_codec=media.audio_codec,
+            duration=media.duration,
+            width=media.width,
+            height=media.height,
+            frame_rate=media.frame_rate,
+            has_audio=media.has_audio,
+            size=media.size,
+            thumbnail_key=media.thumbnail_key,
+            audio_key=media.audio_key,
+            ready_at=now,
+            updated_at=now,
+        )
+        Chunk.objects.filter(video_id=video_id).delete()
+
+
+def video_mark_failed(*, video_id: int, reason: str) -> None:
+    """The video cannot be made playable; `reason` is what the owner reads."""
+    Video.objects.filter(pk=video_id).update(status=Video.Status.FAILED, error=reason[:2000], updated_at=timezone.now())
+    logger.warning("video %s failed: %s", video_id, reason)
+
+
+def video_cleanup_after_ready(*, video: Video) -> None:
+    """Remove chunk objects and what killed runs left behind; only once the video is ready, so
+    no other run of it can still be writing (a duplicate that is would retry and stop)."""
+    store = get_store()
+    store.delete_prefix(keys.chunks_prefix(video.public_id))
+    store.remove_temporaries(video.storage_prefix)
+
+
 def video_delete(*, video: Video) -> None:
     """Delete the video, its chunks, transcript and every stored object under its prefix.
 
     Refused (409) while a worker is writing the video's objects: during assembly, and while a
     transcription holds its lease. Deleting then would leave objects that no row points to.
     """
-    from recordplus.transcripts.models import Transcript
-
     with transaction.atomic():
         locked = Video.objects.select_for_update().get(pk=video.pk)
         if locked.status == Video.Status.ASSEMBLING:
@@ -247,14 +357,15 @@ def video_delete(*, video: Video) -> None:
                 f"video {video.pk} is being assembled; delete it once it is ready or failed",
                 {"status": locked.status},
             )
-        running = Transcript.objects.filter(
-            video=locked, status=Transcript.Status.RUNNING, lease_expires_at__gt=timezone.now()
+        # Through the reverse relation by name: the videos app does not import transcripts.
+        transcribing = Video.objects.filter(
+            pk=locked.pk, transcript__status="running", transcript__lease_expires_at__gt=timezone.now()
         ).exists()
-        if running:
+        if transcribing:
             raise Conflict(f"video {video.pk} is being transcribed; delete it once that has finished")
         prefix = locked.storage_prefix
         locked.delete()
-        transaction.on_commit(lambda: storage.delete_prefix(prefix))
+        transaction.on_commit(lambda: get_store().delete_prefix(prefix))
     logger.info("video %s deleted", video.pk)
 
 

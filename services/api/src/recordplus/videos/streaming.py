@@ -13,7 +13,7 @@ from asgiref.sync import sync_to_async
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.utils.http import http_date, parse_http_date_safe
 
-from recordplus.core import storage
+from recordplus.core.storage import get_store
 from recordplus.core.errors import RangeNotSatisfiable
 
 
@@ -129,5 +129,5 @@ def serve(request: HttpRequest, obj: StoredObject) -> HttpResponseBase:
         response["Content-Length"] = str(length)
         return response
     return StreamingHttpResponse(
-        _async_pieces(storage.iter_range(obj.key, start, end)), status=status, content_type=obj.content_type, headers=headers
+        _async_pieces(get_store().read_range(obj.key, start, end)), status=status, content_type=obj.content_type, headers=headers
     )

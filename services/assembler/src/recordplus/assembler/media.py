@@ -2,59 +2,31 @@
 
 `make_playable()` takes the stitched upload, probes it, writes the browser-playable rendition,
 a thumbnail and 16 kHz mono audio next to it, and returns what `stream_video` should serve with
-the media facts. ffmpeg runs locally on a copy in `workdir`; results are uploaded with
-overwriting writes, so a re-run after a crash replaces objects instead of duplicating them.
+the media facts (a `ReadyMedia` record). ffmpeg runs locally on a copy in `workdir`; results are
+uploaded with overwriting writes to the `ObjectStore`, so a re-run after a crash replaces
+objects instead of duplicating them. This module imports neither Django nor Dramatiq: the store
+and the keys come from core.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-from django.core.files import File
 
 from recordplus.assembler.errors import MediaRejected
-from recordplus.assembler.ffmpeg import Limits
 from recordplus.assembler.probe import MediaFacts, probe, require_video
 from recordplus.assembler.renditions import extract_audio, make_rendition, make_thumbnail
 from recordplus.core.env import envfloat
+from recordplus.core.ffmpeg import Limits
+from recordplus.core.storage import ObjectStore, keys
+from recordplus.videos.records import ReadyMedia
 
-__all__ = ["MediaOutcome", "MediaRejected", "StorageConflict", "make_playable"]
+__all__ = ["MediaRejected", "make_playable"]
 
 log = logging.getLogger(__name__)
-
-RENDITION_EXTENSIONS = ("webm", "mp4")
-COPY_BUFFER = 1024 * 1024
-
-
-class StorageConflict(Exception):
-    """Storage kept another object under a key we overwrite (a concurrent run); retry later."""
-
-
-@dataclass
-class MediaOutcome:
-    """What stream_video serves and the facts probed from it."""
-
-    video_key: str
-    content_type: str
-    container: str | None = None
-    video_codec: str | None = None
-    audio_codec: str | None = None
-    duration: float | None = None
-    width: int | None = None
-    height: int | None = None
-    frame_rate: float | None = None
-    has_audio: bool = False
-    size: int = 0
-    thumbnail_key: str | None = None
-    audio_key: str | None = None
 
 
 class _Progress:
@@ -94,17 +66,16 @@ class _Stopwatch:
 
 def make_playable(
     *,
-    storage: Any,
-    source_key: str,
-    prefix: str,
+    store: ObjectStore,
+    public_id: str,
     workdir: Path,
     progress: Callable[[float], None] | None = None,
-) -> MediaOutcome:
-    """Turn the stitched upload at `source_key` into a playable video, thumbnail and audio.
+) -> ReadyMedia:
+    """Turn the stitched upload of video `public_id` into a playable video, thumbnail and audio.
 
-    Writes `<prefix>video.webm|mp4`, `<prefix>thumbnail.jpg` and `<prefix>audio.wav` (only when
-    the video has sound) into `storage`, overwriting earlier runs and removing a rendition of the
-    other type. The source is left in place. Raises MediaRejected with a user-facing reason when
+    Reads `keys.source`; writes `keys.rendition` (webm or mp4), `keys.thumbnail` and
+    `keys.audio` (only when the video has sound) into `store`, overwriting earlier runs and
+    removing a rendition of the other type. The source is left in place. Raises MediaRejected with a user-facing reason when
     the upload is not a usable video; anything else (storage I/O, a missing ffmpeg) is transient.
     """
     report = _Progress(progress)
@@ -113,8 +84,9 @@ def make_playable(
     work = Path(workdir)
     work.mkdir(parents=True, exist_ok=True)
 
+    source_key = keys.source(public_id)
     source = work / "source"
-    _download(storage, source_key, source)
+    store.download(source_key, source)
     clock.lap("download")
     report(0.05)
 
@@ -154,24 +126,24 @@ def make_playable(
         audio = None
     report(0.9)
 
-    video_key = f"{prefix}video.{plan.extension}"
-    _put(storage, video_key, rendition)
-    for extension in RENDITION_EXTENSIONS:
+    video_key = keys.rendition(public_id, plan.extension)
+    store.write_file(video_key, rendition, content_type=plan.content_type)
+    for extension in keys.RENDITION_EXTENSIONS:
         if extension != plan.extension:
-            storage.delete(f"{prefix}video.{extension}")  # left by an older run or code version
+            store.delete(keys.rendition(public_id, extension))  # left by an older run or code version
     report(0.96)
-    thumbnail_key = _put_or_clear(storage, f"{prefix}thumbnail.jpg", thumbnail)
-    audio_key = _put_or_clear(storage, f"{prefix}audio.wav", audio)
+    thumbnail_key = _put_or_clear(store, keys.thumbnail(public_id), thumbnail, "image/jpeg")
+    audio_key = _put_or_clear(store, keys.audio(public_id), audio, "audio/wav")
     clock.lap("upload")
     log.info("made %s playable (%s): %s", source_key, plan.reason, clock)
     report(1.0)
 
-    return MediaOutcome(
+    return ReadyMedia(
         video_key=video_key,
         content_type=plan.content_type,
-        container=final.container,
-        video_codec=final.video_codec,
-        audio_codec=final.audio_codec,
+        container=final.container or "",
+        video_codec=final.video_codec or "",
+        audio_codec=final.audio_codec or "",
         duration=round(final.duration, 3),
         width=final.width,
         height=final.height,
@@ -198,46 +170,11 @@ def _audio_or_none(
         return None, time.monotonic() - started
 
 
-def _download(storage: Any, key: str, dest: Path) -> None:
-    """Copy the object to `dest` without holding it in memory."""
-    dest.unlink(missing_ok=True)
-    try:
-        local = storage.path(key)
-    except NotImplementedError:
-        local = None
-    if local:
-        try:
-            os.link(local, dest)  # same filesystem: no copy at all
-        except OSError:
-            shutil.copyfile(local, dest)
-        return
-    bucket = getattr(storage, "bucket", None)
-    if bucket is not None and hasattr(bucket, "download_file"):
-        # django-storages' S3File.open buffers the whole object in memory; boto3's managed
-        # download streams it to disk in parts instead.
-        normalize = getattr(storage, "_normalize_name", None)
-        bucket.download_file(normalize(key) if normalize else key, str(dest))
-        return
-    with storage.open(key, "rb") as src, dest.open("wb") as out:
-        shutil.copyfileobj(src, out, COPY_BUFFER)
-
-
-def _put(storage: Any, key: str, path: Path) -> str:
-    """Store `path` under exactly `key`, replacing what is there.
-
-    Django storages pick another name when a key exists; deleting first keeps the key stable.
-    """
-    storage.delete(key)
-    with path.open("rb") as fh:
-        saved = storage.save(key, File(fh, name=path.name))
-    if saved != key:
-        storage.delete(saved)
-        raise StorageConflict(f"storage kept {saved!r} instead of {key!r}; another run is writing it")
-    return key
-
-
-def _put_or_clear(storage: Any, key: str, path: Path | None) -> str | None:
+def _put_or_clear(store: ObjectStore, key: str, path: Path | None, content_type: str) -> str:
+    """Store `path` under `key`, or remove `key` when this run made nothing for it (a previous
+    run's object must not outlive a changed outcome); returns the key, or "" when cleared."""
     if path is None:
-        storage.delete(key)  # a previous run's object must not outlive a changed outcome
-        return None
-    return _put(storage, key, path)
+        store.delete(key)
+        return ""
+    store.write_file(key, path, content_type=content_type)
+    return key

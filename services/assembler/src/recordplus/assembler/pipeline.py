@@ -1,7 +1,8 @@
-"""Assemble one video: stitch its chunks, make it playable, mark it ready, request a transcript.
+"""Assemble one video: claim → concatenate its chunks → make it playable → mark it ready.
 
 Idempotent: run twice, or again after a crash half-way, it converges to the same objects.
-The database is the source of truth; the message only says which video to look at.
+Every row change goes through the owning app's services (`videos.services`,
+`transcripts.services`); objects go through the `ObjectStore`. The retry rule is core.jobs'.
 """
 
 from __future__ import annotations
@@ -10,145 +11,76 @@ import logging
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
-from recordplus.assembler import media, stitch
-from recordplus.core import metrics, storage
+from recordplus.assembler import media
+from recordplus.core import jobs, metrics
+from recordplus.core.errors import MediaRejected
+from recordplus.core.storage import Piece, get_store, keys
 from recordplus.transcripts.services import transcript_request
-from recordplus.videos.models import Chunk, Video
-from recordplus.videos.selectors import missing_indexes
-from recordplus.videos.services import settle_deadline
+from recordplus.videos import selectors, services
+from recordplus.videos.models import Video
+from recordplus.videos.services import NotYet
 
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class NotYet:
-    """The settle window is still open; come back after `delay_seconds`."""
-
-    delay_seconds: float
-
-
-def _set_progress(video_id: int, value: float) -> None:
-    Video.objects.filter(pk=video_id).update(progress=round(min(max(value, 0.0), 1.0), 3), updated_at=timezone.now())
-
-
-def _fail(video_id: int, reason: str, *, code: str) -> None:
-    metrics.PIPELINE_FAILURES.labels("assemble", code).inc()
-    Video.objects.filter(pk=video_id).update(status=Video.Status.FAILED, error=reason, updated_at=timezone.now())
-    logger.warning("video %s failed: %s", video_id, reason)
-
-
-def _claim(video_id: int) -> Video | NotYet | None:
-    """Lock the video, close its settle window and return it; None when there is nothing to do."""
-    with transaction.atomic():
-        video = Video.objects.select_for_update().filter(pk=video_id).first()
-        if video is None or video.status != Video.Status.ASSEMBLING:
-            return None
-        if video.assembly_started_at is None:
-            wait = (settle_deadline(video) - timezone.now()).total_seconds()
-            if wait > 0:
-                return NotYet(delay_seconds=wait + 0.05)
-            video.assembly_started_at = timezone.now()
-            video.save(update_fields=["assembly_started_at", "updated_at"])
-        return video
-
-
-def _cleanup_chunks(video: Video) -> None:
-    """Chunks and, on disk, temporaries of killed runs: called once the video is ready, so no
-    other run of this video can still be writing (a duplicate that is would retry and stop)."""
-    storage.delete_prefix(f"{video.storage_prefix}chunks/")
-    if not storage.is_s3():
-        stitch.remove_stale_temporaries(storage.local_path(video.storage_prefix))
-
-
 def assemble(video_id: int) -> NotYet | None:
-    """Run the assembly of video `video_id`; returns NotYet if it must be retried later."""
-    claimed = _claim(video_id)
-    if claimed is None:
-        video = Video.objects.filter(pk=video_id).first()
+    """Run the assembly of video `video_id`; NotYet when its settle window is still open."""
+    claim = services.video_claim_for_assembly(video_id=video_id)
+    if isinstance(claim, NotYet):
+        return claim
+    if claim is None:
+        video = selectors.video_by_id(video_id)
         if video is not None and video.status == Video.Status.READY:
-            _cleanup_chunks(video)  # a crash after `ready` may have left chunk objects behind
+            services.video_cleanup_after_ready(video=video)  # a crash after `ready` may have left chunks
         return None
-    if isinstance(claimed, NotYet):
-        return claimed
-    video = claimed
-    started = time.monotonic()
-    metrics.JOBS_STARTED.labels("assemble").inc()
-
-    chunks = list(Chunk.objects.filter(video=video).order_by("index"))
-    gaps = missing_indexes([c.index for c in chunks])
-    if not chunks or gaps:
-        _fail(video.pk, f"cannot assemble: chunks missing {gaps or 'all'}", code="missing_chunks")
-        metrics.JOBS_FINISHED.labels("assemble", "failed").inc()
-        return None
-
-    source_key = f"{video.storage_prefix}source.bin"
-    pieces = [stitch.Piece(key=c.key, size=c.size) for c in chunks]
-    report = lambda fraction: _set_progress(video.pk, 0.5 * fraction)  # noqa: E731 - stitching is the first half
-    if storage.is_s3():
-        result = stitch.stitch_s3(storage.s3_client(), storage.bucket(), pieces, source_key, report)
-        size = result.size
-        logger.info(
-            "video %s stitched on S3: %s bytes, %s copied parts, %s buffered parts",
-            video.pk, size, result.copied_parts, result.buffered_parts,
-        )
-    else:
-        size = stitch.stitch_files(Path(settings.MEDIA_ROOT), pieces, source_key, report)
-    metrics.ASSEMBLED_BYTES.inc(size)
-    Video.objects.filter(pk=video.pk).update(source_key=source_key, size=size, progress=0.5)
-
-    workdir = Path(tempfile.mkdtemp(prefix=f"recordplus-assemble-{video.pk}-"))
-    try:
-        outcome = media.make_playable(
-            storage=storage.storage(),
-            source_key=source_key,
-            prefix=video.storage_prefix,
-            workdir=workdir,
-            progress=lambda fraction: _set_progress(video.pk, 0.5 + 0.5 * fraction),
-        )
-    except media.MediaRejected as exc:
-        _fail(video.pk, str(exc), code="rejected")
-        metrics.JOBS_FINISHED.labels("assemble", "failed").inc()
-        return None
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-
-    with transaction.atomic():
-        Video.objects.filter(pk=video.pk).update(
-            status=Video.Status.READY,
-            error="",
-            progress=1.0,
-            video_key=outcome.video_key,
-            content_type=outcome.content_type,
-            container=outcome.container or "",
-            video_codec=outcome.video_codec or "",
-            audio_codec=outcome.audio_codec or "",
-            duration=outcome.duration,
-            width=outcome.width,
-            height=outcome.height,
-            frame_rate=outcome.frame_rate,
-            has_audio=outcome.has_audio,
-            size=outcome.size,
-            thumbnail_key=outcome.thumbnail_key or "",
-            audio_key=outcome.audio_key or "",
-            ready_at=timezone.now(),
-            updated_at=timezone.now(),
-        )
-        Chunk.objects.filter(video=video).delete()
-        transcript_request(video_id=video.pk)
-    _cleanup_chunks(video)
-    metrics.ASSEMBLY_DURATION.observe(time.monotonic() - started)
-    metrics.JOBS_FINISHED.labels("assemble", "done").inc()
-    logger.info("video %s ready in %.2fs", video.pk, time.monotonic() - started)
+    video = claim.video
+    jobs.run_attempt(
+        lambda: _assemble(video),
+        stage="assemble",
+        attempt=claim.attempt,
+        max_attempts=settings.ASSEMBLE_MAX_ATTEMPTS,
+        fail=lambda reason: services.video_mark_failed(video_id=video.pk, reason=reason),
+    )
     return None
 
 
-def fail_permanently(video_id: int, reason: str) -> None:
-    """Record a failure that retrying will not fix (called when retries are exhausted)."""
-    _fail(video_id, reason, code="exhausted")
+def _assemble(video: Video) -> None:
+    started = time.monotonic()
+    store = get_store()
+    chunks = selectors.chunks_for_assembly(video)
+    gaps = selectors.missing_indexes([c.index for c in chunks])
+    if not chunks or gaps:
+        raise MediaRejected(f"cannot assemble: chunks missing {gaps or 'all'}")
+
+    def report(fraction: float) -> None:
+        services.video_set_progress(video_id=video.pk, fraction=fraction)
+
+    source_key = keys.source(video.public_id)
+    stitched = store.concat([Piece(key=c.key, size=c.size) for c in chunks], source_key, lambda f: report(0.5 * f))
+    logger.info(
+        "video %s stitched (%s): %s bytes, %s copied parts, %s buffered parts",
+        video.pk, store.kind, stitched.size, stitched.copied_parts, stitched.buffered_parts,
+    )  # fmt: skip
+    metrics.ASSEMBLED_BYTES.inc(stitched.size)
+    services.video_mark_stitched(video_id=video.pk, source_key=source_key, size=stitched.size)
+    report(0.5)
+
+    workdir = Path(tempfile.mkdtemp(prefix=f"recordplus-assemble-{video.pk}-"))
+    try:
+        ready = media.make_playable(
+            store=store, public_id=video.public_id, workdir=workdir, progress=lambda f: report(0.5 + 0.5 * f)
+        )
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    with transaction.atomic():  # ready and "transcript requested" land together or not at all
+        services.video_mark_ready(video_id=video.pk, media=ready)
+        transcript_request(video_id=video.pk)
+    services.video_cleanup_after_ready(video=video)
+    metrics.ASSEMBLY_DURATION.observe(time.monotonic() - started)
+    logger.info("video %s ready in %.2fs", video.pk, time.monotonic() - started)

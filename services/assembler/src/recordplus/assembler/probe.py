@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from recordplus.assembler import layout
-from recordplus.assembler.ffmpeg import FFmpegError, Limits, ffprobe
+from recordplus.core.ffmpeg import FFmpegError, Limits, ffprobe
 from recordplus.assembler.errors import MediaRejected
 
 # Containers we take in. "mov" (QuickTime brand) and "matroska" (Matroska DocType, e.g. Chrome's

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Literal
 
 from recordplus.assembler.errors import MediaRejected
-from recordplus.assembler.ffmpeg import FFmpegError, Limits, ffmpeg, ffmpeg_stdout
+from recordplus.core.ffmpeg import FFmpegError, Limits, ffmpeg, ffmpeg_stdout
 from recordplus.assembler.probe import MP4_FAMILY, WEBM_FAMILY, MediaFacts, stderr_summary
 
 log = logging.getLogger(__name__)

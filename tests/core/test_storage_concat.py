@@ -1,5 +1,5 @@
-"""Stitching: byte-exact concatenation on disk and on S3, with server-side UploadPartCopy for
-chunks of 5 MiB and more, buffered parts below that, and convergence when run again."""
+"""ObjectStore.concat (stitching): byte-exact on disk and on S3, with server-side UploadPartCopy
+for chunks of 5 MiB and more, buffered parts below that, and convergence when run again."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from pathlib import Path
 import boto3
 import pytest
 
-from recordplus.assembler import stitch
+from recordplus.core.storage import Piece
+from recordplus.core.storage.filesystem import FileStore
+from recordplus.core.storage.s3 import S3Store
 from tests.conftest import Stack
 from tests.support import fetch, upload
 
@@ -43,13 +45,13 @@ class CountingClient:
         return attr
 
 
-def put_pieces(client, bucket: str, sizes: list[int]) -> tuple[list[stitch.Piece], bytes]:  # noqa: ANN001
+def put_pieces(client, bucket: str, sizes: list[int]) -> tuple[list[Piece], bytes]:  # noqa: ANN001
     pieces, everything = [], bytearray()
     for index, size in enumerate(sizes):
         data = os.urandom(size)
         key = f"chunks/{index}.part"
         client.put_object(Bucket=bucket, Key=key, Body=data)
-        pieces.append(stitch.Piece(key=key, size=size))
+        pieces.append(Piece(key=key, size=size))
         everything.extend(data)
     return pieces, bytes(everything)
 
@@ -62,7 +64,7 @@ def test_it_copies_large_chunks_server_side(s3) -> None:  # noqa: ANN001
     client, bucket = s3
     pieces, expected = put_pieces(client, bucket, [6 * MiB, 5 * MiB, 7 * MiB + 3])
     counting = CountingClient(client)
-    result = stitch.stitch_s3(counting, bucket, pieces, "out.bin")
+    result = S3Store(counting, bucket).concat(pieces, "out.bin")
     assert read(client, bucket, "out.bin") == expected
     assert result.size == len(expected)
     assert result.copied_parts == 3
@@ -75,7 +77,7 @@ def test_it_buffers_small_chunks_into_valid_parts(s3) -> None:  # noqa: ANN001
     sizes = [700_000] * 9 + [3 * MiB, 12 * MiB + 11, 100, 5 * MiB, 999]
     pieces, expected = put_pieces(client, bucket, sizes)
     progress: list[float] = []
-    result = stitch.stitch_s3(client, bucket, pieces, "mixed.bin", progress.append)
+    result = S3Store(client, bucket).concat(pieces, "mixed.bin", progress.append)
     assert read(client, bucket, "mixed.bin") == expected
     assert result.buffered_parts >= 1
     assert result.copied_parts >= 1  # the head of the 12 MiB chunk tops up the buffer, the rest is copied
@@ -86,7 +88,7 @@ def test_it_buffers_small_chunks_into_valid_parts(s3) -> None:  # noqa: ANN001
 def test_it_handles_a_small_total(s3) -> None:  # noqa: ANN001
     client, bucket = s3
     pieces, expected = put_pieces(client, bucket, [10, 20, 30])
-    stitch.stitch_s3(client, bucket, pieces, "small.bin")
+    S3Store(client, bucket).concat(pieces, "small.bin")
     assert read(client, bucket, "small.bin") == expected
 
 
@@ -95,8 +97,8 @@ def test_it_converges_when_run_again_after_a_crash(s3) -> None:  # noqa: ANN001
     pieces, expected = put_pieces(client, bucket, [6 * MiB, 1 * MiB])
     # A crashed run leaves an incomplete multipart upload behind.
     client.create_multipart_upload(Bucket=bucket, Key="again.bin")
-    stitch.stitch_s3(client, bucket, pieces, "again.bin")
-    stitch.stitch_s3(client, bucket, pieces, "again.bin")
+    S3Store(client, bucket).concat(pieces, "again.bin")
+    S3Store(client, bucket).concat(pieces, "again.bin")
     assert read(client, bucket, "again.bin") == expected
     assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     assert [o["Key"] for o in client.list_objects_v2(Bucket=bucket, Prefix="again")["Contents"]] == ["again.bin"]
@@ -108,9 +110,9 @@ def test_it_concatenates_files_atomically(tmp_path: Path) -> None:
     for index, size in enumerate(sizes):
         data = os.urandom(size)
         (tmp_path / f"{index}.part").write_bytes(data)
-        pieces.append(stitch.Piece(key=f"{index}.part", size=size))
+        pieces.append(Piece(key=f"{index}.part", size=size))
         expected.extend(data)
-    assert stitch.stitch_files(tmp_path, pieces, "v/source.bin") == len(expected)
+    assert FileStore(tmp_path).concat(pieces, "v/source.bin").size == len(expected)
     assert (tmp_path / "v/source.bin").read_bytes() == bytes(expected)
     assert not [p for p in (tmp_path / "v").iterdir() if p.name.startswith(".stitch-")]
 
@@ -126,5 +128,5 @@ def test_it_stitches_more_than_5_mib_through_the_api(stack: Stack) -> None:
     assert original.content == data
     if stack.mode == "cluster":
         log = "\n".join(p.tail(400) for p in stack.processes if p.name == "worker")
-        assert f"video {video_id} stitched on S3" in log
+        assert f"video {video_id} stitched (s3)" in log
         assert "3 copied parts" in log or "2 copied parts" in log

@@ -4,7 +4,8 @@ Every call goes through `run()`: an argument list (never a shell), a wall-clock 
 address-space limit, and only the tail of stderr kept in memory. ffmpeg's machine-readable
 `-progress pipe:1` output is parsed line by line so callers can report progress.
 
-This module imports neither Django nor Dramatiq.
+Shared by the assembler and the transcriber, so every ffmpeg the product starts is bounded
+the same way. This module imports neither Django nor Dramatiq.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from recordplus.core.binaries import bundled_binary, default_binary  # noqa: F401 - re-exported
-from recordplus.core.env import envint, envstr
+from recordplus.core.binaries import ffmpeg_binary, ffprobe_binary
+from recordplus.core.env import envint
+from recordplus.core.errors import RecordPlusError
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +47,21 @@ class Limits:
     def from_env(cls) -> Limits:
         """Read FFMPEG_BINARY, FFPROBE_BINARY, FFMPEG_TIMEOUT_SECONDS, FFMPEG_MEMORY_LIMIT_MB."""
         return cls(
-            ffmpeg=envstr("FFMPEG_BINARY", "") or default_binary("ffmpeg"),
-            ffprobe=envstr("FFPROBE_BINARY", "") or default_binary("ffprobe"),
+            ffmpeg=ffmpeg_binary(),
+            ffprobe=ffprobe_binary(),
             timeout_seconds=envint("FFMPEG_TIMEOUT_SECONDS", 3600, minimum=1),
             # 0 turns the limit off (e.g. under a sanitizer that reserves huge address space).
             memory_limit_mb=envint("FFMPEG_MEMORY_LIMIT_MB", 2048, minimum=0),
         )
 
 
-class FFmpegError(Exception):
-    """ffmpeg or ffprobe exited with an error; `stderr_tail` holds its last words."""
+class FFmpegError(RecordPlusError):
+    """ffmpeg or ffprobe exited with an error; `stderr_tail` holds its last words.
+
+    Permanent: the same input fails the same way again.
+    """
+
+    reason = "ffmpeg"
 
     def __init__(self, message: str, *, argv: Sequence[str], returncode: int | None, stderr_tail: str) -> None:
         super().__init__(message)
@@ -66,9 +73,15 @@ class FFmpegError(Exception):
 class FFmpegTimeout(FFmpegError):
     """The process ran past its time limit and was killed."""
 
+    reason = "ffmpeg_timeout"
+
 
 class FFmpegNotFound(FFmpegError):
-    """The ffmpeg/ffprobe binary is not installed or not executable (a deployment problem)."""
+    """The ffmpeg/ffprobe binary is not installed or not executable (a deployment problem,
+    not the upload's fault: worth retrying once the deployment is fixed)."""
+
+    permanent = False
+    reason = "ffmpeg_missing"
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
-from recordplus.core import messaging, storage
-from recordplus.core.backlog import BacklogCollector
+from recordplus.config.backlog import BacklogCollector
+from recordplus.core import messaging
+from recordplus.core.storage import get_store
 
 _backlog = BacklogCollector()
 _backlog_registry = CollectorRegistry(auto_describe=False)
@@ -24,7 +25,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 def readyz(request: HttpRequest) -> JsonResponse:
     """Database, storage and broker are reachable; 503 naming what is not."""
     checks: dict[str, str] = {}
-    for name, probe in (("database", _ping_database), ("storage", storage.ping), ("broker", messaging.ping)):
+    for name, probe in (("database", _ping_database), ("storage", lambda: get_store().ping()), ("broker", messaging.ping)):
         try:
             probe()
             checks[name] = "ok"

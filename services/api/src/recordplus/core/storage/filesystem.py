@@ -1,0 +1,144 @@
+"""ObjectStore on a local folder (the embedded mode): keys are relative paths under `root`.
+
+Writes go to a temporary file in the same folder and are renamed into place, so a reader never
+sees half an object and a killed run leaves only a `.tmp-*`/`.stitch-*` file to sweep.
+
+This module imports neither Django nor Dramatiq.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import IO
+
+from recordplus.core.storage.base import COPY_BUFFER, ConcatResult, HashingReader, ObjectStore, Piece, Progress, Written
+
+_TEMP_PREFIXES = (".tmp-", ".stitch-")
+
+
+class FileStore(ObjectStore):
+    kind = "filesystem"
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def path(self, key: str) -> Path:
+        """The file behind `key`; keys never leave the root."""
+        path = (self.root / key).resolve()
+        if not path.is_relative_to(self.root.resolve()):
+            raise ValueError(f"object key {key!r} points outside the storage root")
+        return path
+
+    def _atomic_write(self, dest: Path, prefix: str, fill) -> None:  # noqa: ANN001 - a local callback
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=prefix)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                fill(out)
+            os.replace(tmp, dest)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    def write(self, key: str, fileobj: IO[bytes], *, content_type: str = "application/octet-stream") -> Written:
+        reader = HashingReader(fileobj)
+
+        def fill(out: IO[bytes]) -> None:
+            while chunk := reader.read(COPY_BUFFER):
+                out.write(chunk)
+
+        self._atomic_write(self.path(key), ".tmp-", fill)
+        return reader.written()
+
+    def read_range(self, key: str, start: int, end: int) -> Iterator[bytes]:
+        if end < start:
+            return
+        remaining = end - start + 1
+        with open(self.path(key), "rb") as fileobj:
+            fileobj.seek(start)
+            while remaining > 0:
+                data = fileobj.read(min(COPY_BUFFER, remaining))
+                if not data:
+                    break
+                remaining -= len(data)
+                yield data
+
+    def size(self, key: str) -> int:
+        return self.path(key).stat().st_size
+
+    def exists(self, key: str) -> bool:
+        return self.path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        self.path(key).unlink(missing_ok=True)
+
+    def delete_prefix(self, prefix: str) -> int:
+        deleted = 0
+        start = self.path(prefix) if prefix.endswith("/") else self.path(prefix).parent
+        if not start.exists():
+            return 0
+        root = self.root.resolve()
+        for path in sorted(start.rglob("*")):
+            if path.is_file() and path.relative_to(root).as_posix().startswith(prefix):
+                path.unlink()
+                deleted += 1
+        # Empty folders left behind would pile up, one per deleted video.
+        for folder in sorted((p for p in start.rglob("*") if p.is_dir()), reverse=True):
+            if not any(folder.iterdir()):
+                folder.rmdir()
+        if prefix.endswith("/") and start.is_dir() and not any(start.iterdir()):
+            start.rmdir()
+        return deleted
+
+    def download(self, key: str, dest: Path) -> int:
+        source = self.path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.unlink(missing_ok=True)
+        try:
+            os.link(source, dest)  # same filesystem: no copy at all (objects are never changed in place)
+        except OSError:
+            shutil.copyfile(source, dest)
+        return dest.stat().st_size
+
+    def concat(self, pieces: Sequence[Piece], dest_key: str, progress: Progress | None = None) -> ConcatResult:
+        total = sum(p.size for p in pieces) or 1
+        done = 0
+
+        def fill(out: IO[bytes]) -> None:
+            nonlocal done
+            for piece in pieces:
+                with open(self.path(piece.key), "rb") as src:
+                    while data := src.read(COPY_BUFFER):
+                        out.write(data)
+                        done += len(data)
+                if progress:
+                    progress(done / total)
+
+        self._atomic_write(self.path(dest_key), ".stitch-", fill)
+        return ConcatResult(size=done)
+
+    def presigned_url(self, key: str, *, content_type: str | None = None, filename: str | None = None) -> str | None:
+        return None  # files are served through the API
+
+    def remove_temporaries(self, prefix: str) -> int:
+        folder = self.path(prefix)
+        if not folder.is_dir():
+            return 0
+        removed = 0
+        for stale in folder.rglob(".*"):
+            if stale.is_file() and stale.name.startswith(_TEMP_PREFIXES):
+                stale.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+    def ensure_ready(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    def ping(self) -> None:
+        self.ensure_ready()
+        if not os.access(self.root, os.W_OK):
+            raise OSError(f"{self.root} is not writable")
