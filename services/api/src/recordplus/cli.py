@@ -97,6 +97,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         worker = _start_worker(None, settings.WORKER_THREADS)
         _reconcile(None)  # the in-memory broker forgot everything: pick up unfinished work
         logger.info("embedded mode: data in %s, in-process workers for %s", settings.DATA_DIR, queues)
+        if settings.ALLOW_ANONYMOUS:
+            shown_host = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+            base = settings.PUBLIC_URL or f"http://{shown_host}:{args.port}"
+            # Like Jupyter's token URL: what to paste as the extension's base URL.
+            print(f"RecordPlus upload URL for the browser extension: {_local_upload_url(settings, base)}", flush=True)
     get_store().ensure_ready()
     stop = threading.Event()
     threading.Thread(
@@ -118,6 +123,44 @@ def cmd_serve(args: argparse.Namespace) -> int:
         stop.set()
         if worker is not None:
             worker.stop(timeout=10_000)
+    return 0
+
+
+def _local_upload_url(settings: Any, base_url: str) -> str:
+    from recordplus.accounts.services import local_upload_secret, upload_url_for_base
+
+    return upload_url_for_base(base_url, local_upload_secret(secret_file=settings.DATA_DIR / "upload-url.secret"))
+
+
+def cmd_upload_url(args: argparse.Namespace) -> int:
+    settings = _setup(args.data_dir)
+    _migrate_if_embedded()
+    from django.contrib.auth import get_user_model
+
+    from recordplus.accounts.services import upload_url_create, upload_url_for_base, upload_url_rotate
+
+    base = args.base_url or settings.PUBLIC_URL or "http://127.0.0.1:8000"
+    if args.username is None:
+        if not settings.EMBEDDED:
+            print("recordplus upload-url: name the user in cluster mode (recordplus upload-url USER)", file=sys.stderr)
+            return 2
+        if args.rotate:
+            from recordplus.accounts.services import local_upload_secret
+
+            secret_file = settings.DATA_DIR / "upload-url.secret"
+            upload_url_rotate(user=None)
+            secret_file.unlink(missing_ok=True)
+            print(upload_url_for_base(base, local_upload_secret(secret_file=secret_file)))
+            return 0
+        print(_local_upload_url(settings, base))
+        return 0
+    user = get_user_model().objects.filter(username=args.username).first()
+    if user is None:
+        print(f"recordplus upload-url: no user {args.username!r} (create one with recordplus createuser)", file=sys.stderr)
+        return 2
+    make = upload_url_rotate if args.rotate else upload_url_create
+    _, secret = make(user=user, name=args.name)
+    print(upload_url_for_base(base, secret))
     return 0
 
 
@@ -213,6 +256,16 @@ def build_parser() -> argparse.ArgumentParser:
     createuser.add_argument("--token-name", default="")
     createuser.add_argument("--data-dir", default=None)
     createuser.set_defaults(func=cmd_createuser)
+
+    upload_url = sub.add_parser(
+        "upload-url", help="print a personal upload URL (the browser extension's base URL)"
+    )
+    upload_url.add_argument("username", nargs="?", default=None, help="whose (embedded default: the local owner)")
+    upload_url.add_argument("--base-url", default=None, help="where users reach the server (default PUBLIC_URL)")
+    upload_url.add_argument("--rotate", action="store_true", help="revoke the owner's upload URLs and make a new one")
+    upload_url.add_argument("--name", default="", help="a label for a user's new URL")
+    upload_url.add_argument("--data-dir", default=None)
+    upload_url.set_defaults(func=cmd_upload_url)
 
     reconcile = sub.add_parser("reconcile", help="re-enqueue unfinished work the broker may have lost")
     reconcile.add_argument("--stale-seconds", type=float, default=None)

@@ -25,7 +25,11 @@ ANONYMOUS = Anonymous()
 
 
 def authenticate(request: HttpRequest) -> Any:
-    """Ninja auth callable: a user for a valid token, ANONYMOUS when allowed, else 401."""
+    """Ninja auth callable: the owner of the upload URL the request came through, a user for a
+    valid token, ANONYMOUS when allowed, else 401."""
+    upload_url = getattr(request, "upload_url", None)
+    if upload_url is not None:  # checked and restricted by accounts.upload_urls
+        return upload_url.user or ANONYMOUS
     header = request.headers.get("Authorization", "")
     if header:
         scheme, _, token = header.partition(" ")

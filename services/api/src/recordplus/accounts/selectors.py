@@ -1,11 +1,11 @@
-"""Reads for users and API tokens."""
+"""Reads for users, API tokens and upload URLs."""
 
 from __future__ import annotations
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.utils import timezone
 
-from recordplus.accounts.models import ApiToken
+from recordplus.accounts.models import ApiToken, UploadUrl
 from recordplus.accounts.services import hash_token
 
 
@@ -21,3 +21,21 @@ def user_for_token(token: str) -> AbstractBaseUser | None:
     if found.last_used_at is None or (now - found.last_used_at).total_seconds() > 300:
         ApiToken.objects.filter(pk=found.pk).update(last_used_at=now)
     return found.user
+
+
+def upload_url_for_secret(secret: str) -> UploadUrl | None:
+    """The live upload URL with this secret (its owner's account still active), or None."""
+    if not secret:
+        return None
+    found = UploadUrl.objects.select_related("user").filter(key_hash=hash_token(secret), revoked_at__isnull=True).first()
+    if found is None or (found.user is not None and not found.user.is_active):
+        return None
+    now = timezone.now()
+    if found.last_used_at is None or (now - found.last_used_at).total_seconds() > 300:
+        UploadUrl.objects.filter(pk=found.pk).update(last_used_at=now)
+    return found
+
+
+def upload_urls_of(user: AbstractBaseUser | None) -> list[UploadUrl]:
+    """The user's upload URLs (the local owner's when None), newest first, revoked ones too."""
+    return list(UploadUrl.objects.filter(user=user).order_by("-created_at", "-id"))

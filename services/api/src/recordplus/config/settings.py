@@ -36,7 +36,13 @@ if not SECRET_KEY:
     if not EMBEDDED:
         raise ImproperlyConfiguredEnv("SECRET_KEY must be set in cluster mode")
     SECRET_KEY = "recordplus-embedded-not-secret"  # noqa: S105 - local single-user default
-ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "*")
+# Bound to loopback, only loopback names are served: a web page that rebinds its own DNS name to
+# 127.0.0.1 (DNS rebinding) then gets 400 instead of the local recordings.
+_LOOPBACK_NAMES = "127.0.0.1,localhost,[::1],::1"
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", _LOOPBACK_NAMES if _LOOPBACK else "*")
+# Where users reach this server (printed in upload URLs by `recordplus upload-url`); the
+# embedded `serve` uses the address it binds when this is empty.
+PUBLIC_URL = envstr("PUBLIC_URL", "").rstrip("/")
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -58,10 +64,12 @@ WORKER_APPS = [
 INSTALLED_APPS += WORKER_APPS
 
 MIDDLEWARE = [
-    "recordplus.core.middleware.legacy_paths",
     "recordplus.core.middleware.metrics_middleware",
-    "corsheaders.middleware.CorsMiddleware",
     "recordplus.core.middleware.api_errors",
+    "recordplus.accounts.upload_urls.upload_urls",
+    "recordplus.core.middleware.legacy_paths",
+    "corsheaders.middleware.CorsMiddleware",
+    "recordplus.core.middleware.cross_origin_guard",
     "django.middleware.common.CommonMiddleware",
 ]
 

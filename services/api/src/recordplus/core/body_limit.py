@@ -8,7 +8,6 @@ bytes as they arrive stops such a body at the limit instead of after the disk is
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -30,14 +29,6 @@ def max_body_bytes() -> int:
     return settings.MAX_CHUNK_BYTES + BODY_OVERHEAD
 
 
-def _cors_allowed(origin: str) -> bool:
-    from django.conf import settings
-
-    return origin in settings.CORS_ALLOWED_ORIGINS or any(
-        re.match(pattern, origin) for pattern in settings.CORS_ALLOWED_ORIGIN_REGEXES
-    )
-
-
 class BodyLimit:
     """Answer 413 once more than `limit` body bytes have arrived for one request."""
 
@@ -54,7 +45,7 @@ class BodyLimit:
         origin = headers.get(b"origin", b"").decode("latin-1")
         declared = headers.get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
-            await self._refuse(send, f"request body is {int(declared)} bytes; at most {limit} are accepted", limit, origin)
+            await self._refuse(send, f"request body is {int(declared)} bytes; at most {limit} are accepted", limit, origin, scope)
             return
         received = 0
         exceeded = False
@@ -82,13 +73,14 @@ class BodyLimit:
         await self.app(scope, counting_receive, watching_send)
         if exceeded and not started:
             await self._refuse(
-                send, f"request body is larger than {limit} bytes; at most {limit} are accepted", limit, origin
+                send, f"request body is larger than {limit} bytes; at most {limit} are accepted", limit, origin, scope
             )
 
     @staticmethod
-    async def _refuse(send: Send, message: str, limit: int, origin: str) -> None:
+    async def _refuse(send: Send, message: str, limit: int, origin: str, scope: Scope) -> None:
         from recordplus.core import metrics
         from recordplus.core.errors import error_body
+        from recordplus.core.origins import cors_allowed
 
         metrics.UPLOAD_REJECTED.labels("too_large").inc()
         body = json.dumps(error_body(message, {"max_body_bytes": limit})).encode()
@@ -97,8 +89,10 @@ class BodyLimit:
             (b"content-length", str(len(body)).encode()),
             (b"connection", b"close"),
         ]
-        if origin and _cors_allowed(origin):
-            # Answered before Django's CORS middleware runs: an extension must still read it.
+        # Answered before Django's CORS middleware runs: an extension must still read it.
+        if str(scope.get("path", "")).startswith("/u/"):
+            headers.append((b"access-control-allow-origin", b"*"))  # upload URLs answer any origin
+        elif origin and cors_allowed(origin):
             headers += [(b"access-control-allow-origin", origin.encode("latin-1")), (b"vary", b"origin")]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})

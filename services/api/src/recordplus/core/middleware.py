@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from recordplus.core import metrics
 from recordplus.core.errors import error_body
+from recordplus.core.origins import foreign_origin
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +41,11 @@ def _json_error(status: int, message: str, detail: object = None) -> JsonRespons
 
 
 def api_errors(get_response: Handler) -> Handler:
-    """Every answer under /api/ is JSON, even the ones Django or Ninja produce themselves."""
+    """Every answer under /api/ (and upload URLs, /u/) is JSON, even the ones Django or Ninja
+    produce themselves."""
 
     def middleware(request: HttpRequest) -> HttpResponse:
-        if not request.path_info.startswith("/api/"):
+        if not request.path_info.startswith(("/api/", "/u/")):
             return get_response(request)
         try:
             response = get_response(request)
@@ -65,6 +67,33 @@ def api_errors(get_response: Handler) -> Handler:
     return middleware
 
 
+def cross_origin_guard(get_response: Handler) -> Handler:
+    """Refuse API requests made by other web pages (see recordplus.core.origins), whatever
+    the method: a simple cross-site POST would otherwise take effect even though the browser
+    hides the answer. Requests through an upload URL are let through (any origin may use one)."""
+
+    def middleware(request: HttpRequest) -> HttpResponse:
+        if not request.path_info.startswith("/api/") or getattr(request, "upload_url", None) is not None:
+            return get_response(request)
+        origin = foreign_origin(request)
+        if origin is not None:
+            metrics.UPLOAD_REJECTED.labels("foreign_origin").inc()
+            return _json_error(
+                403,
+                "requests from other web pages are refused; a browser extension's content script "
+                "uploads through its personal upload URL (recordplus upload-url)",
+                {"origin": origin},
+            )
+        return get_response(request)
+
+    return middleware
+
+
+# Request metrics are labelled by method from this fixed set only (anything else is "other"):
+# a label taken from the request would let any client create unbounded series.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def _route_of(request: HttpRequest) -> str:
     match = getattr(request, "resolver_match", None)
     if match is None:
@@ -79,8 +108,9 @@ def metrics_middleware(get_response: Handler) -> Handler:
         started = time.perf_counter()
         response = get_response(request)
         route = _route_of(request)
-        metrics.HTTP_REQUESTS.labels(route, request.method, str(response.status_code)).inc()
-        metrics.HTTP_LATENCY.labels(route, request.method).observe(time.perf_counter() - started)
+        method = request.method if request.method in _METHODS else "other"
+        metrics.HTTP_REQUESTS.labels(route, method, str(response.status_code)).inc()
+        metrics.HTTP_LATENCY.labels(route, method).observe(time.perf_counter() - started)
         return response
 
     return middleware

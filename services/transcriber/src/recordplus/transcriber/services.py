@@ -13,7 +13,7 @@ import logging
 import tempfile
 from pathlib import Path
 
-from recordplus.core import storage
+from recordplus.core.storage import get_store, keys
 from recordplus.core.metrics import (
     JOBS_FINISHED,
     PIPELINE_FAILURES,
@@ -55,7 +55,7 @@ def transcribe_settings() -> TranscribeSettings:
 
 
 def output_key(video: Video, fmt: str) -> str:
-    return f"{video.storage_prefix}transcript.{fmt}"
+    return keys.transcript(video.public_id, fmt)
 
 
 def transcript_process(*, video_id: int) -> None:
@@ -140,18 +140,19 @@ def _fetch_audio(video: Video, tmp: Path) -> Path:
     The assembler's `audio.wav` when there is one; otherwise (older videos, or an assembler
     that did not extract it) the audio is extracted here from the stored video with ffmpeg.
     """
-    if video.audio_key and storage.exists(video.audio_key):
+    store = get_store()
+    if video.audio_key and store.exists(video.audio_key):
         wav = tmp / "audio.wav"
-        storage.download(video.audio_key, wav)
+        store.download(video.audio_key, wav)
         if is_wav16k_mono(wav):
             return wav
         converted = tmp / "audio16k.wav"
         to_wav16k(wav, converted)
         return converted
     for key in (video.video_key, video.source_key):
-        if key and storage.exists(key):
+        if key and store.exists(key):
             media = tmp / ("media" + Path(key).suffix)
-            storage.download(key, media)
+            store.download(key, media)
             wav = tmp / "audio16k.wav"
             to_wav16k(media, wav)
             return wav
@@ -170,7 +171,7 @@ def _store_outputs(video: Video, result: TranscriptResult) -> None:
         for fmt, content_type in OUTPUTS:
             path = Path(tmp) / f"transcript.{fmt}"
             path.write_text(bodies[fmt], encoding="utf-8")
-            storage.write_file(output_key(video, fmt), path, content_type=content_type)
+            get_store().write_file(output_key(video, fmt), path, content_type=content_type)
 
 
 def _observe(result: TranscriptResult) -> None:
