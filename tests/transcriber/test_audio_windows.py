@@ -1,22 +1,17 @@
-"""16 kHz WAV in windows cut at quiet points; audio extraction from real videos."""
+"""16 kHz WAV in windows cut at quiet points; audio extraction from real videos, bounded."""
 
 from __future__ import annotations
 
+import time
 import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from recordplus.transcriber.audio import (
-    SAMPLE_RATE,
-    NoAudioStream,
-    is_wav16k_mono,
-    iter_windows,
-    to_wav16k,
-    wav_duration,
-)
-from recordplus.transcriber.errors import AudioError
+from recordplus.core.ffmpeg import FFmpegTimeout
+from recordplus.transcriber.audio import SAMPLE_RATE, is_wav16k_mono, iter_windows, to_wav16k, wav_duration
+from recordplus.transcriber.errors import AudioError, NoAudioStream
 from tests.transcriber.fixtures import make_video, require_tools
 
 
@@ -97,3 +92,29 @@ def test_it_reports_undecodable_media(tmp_path: Path) -> None:
     junk.write_bytes(b"\x1a\x45\xdf\xa3" + b"\0" * 100)
     with pytest.raises(AudioError, match="ffmpeg could not decode"):
         to_wav16k(junk, tmp_path / "audio.wav")
+
+
+def _fake_ffmpeg(tmp_path: Path, script: str) -> Path:
+    """An executable standing in for ffmpeg, to see how it is run."""
+    path = tmp_path / "ffmpeg"
+    path.write_text("#!/bin/sh\n" + script + "\n")
+    path.chmod(0o755)
+    return path
+
+
+def test_it_runs_ffmpeg_under_the_memory_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The stand-in reports its address-space limit (in KiB) on stderr and fails like ffmpeg.
+    monkeypatch.setenv("FFMPEG_BINARY", str(_fake_ffmpeg(tmp_path, "echo \"limit $(ulimit -v)\" >&2; exit 1")))
+    monkeypatch.setenv("FFMPEG_MEMORY_LIMIT_MB", "512")
+    with pytest.raises(AudioError, match=f"limit {512 * 1024}$"):
+        to_wav16k(tmp_path / "in.webm", tmp_path / "audio.wav")
+
+
+def test_it_stops_ffmpeg_at_the_time_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FFMPEG_BINARY", str(_fake_ffmpeg(tmp_path, "sleep 60")))
+    monkeypatch.setenv("FFMPEG_TIMEOUT_SECONDS", "1")
+    started = time.monotonic()
+    with pytest.raises(FFmpegTimeout) as raised:
+        to_wav16k(tmp_path / "in.webm", tmp_path / "audio.wav")
+    assert time.monotonic() - started < 10
+    assert raised.value.reason == "ffmpeg_timeout"

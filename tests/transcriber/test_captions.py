@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from recordplus.transcriber.captions import build_cues, format_timestamp, to_srt, to_text, to_vtt, wrap_lines
-from recordplus.transcriber.result import Segment, Word
+from recordplus.transcripts.records import Segment, Word
 
 VTT_TIME = re.compile(r"^(\d{2}):(\d{2}):(\d{2})\.(\d{3}) --> (\d{2}):(\d{2}):(\d{2})\.(\d{3})$")
 SRT_TIME = re.compile(r"^(\d{2}):(\d{2}):(\d{2}),(\d{3}) --> (\d{2}):(\d{2}):(\d{2}),(\d{3})$")

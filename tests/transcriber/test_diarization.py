@@ -14,7 +14,8 @@ import pytest
 from recordplus.transcriber.config import TranscribeSettings
 from recordplus.transcriber.engines import load_engine
 from recordplus.transcriber.errors import ConfigurationError
-from recordplus.transcriber.result import Segment, place_words
+from recordplus.transcriber.words import place_words
+from recordplus.transcripts.records import Segment
 from recordplus.transcriber.runner import transcribe_wav
 from tests.transcriber.fixtures import BUNDLED_NLTK_DATA
 

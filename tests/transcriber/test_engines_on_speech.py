@@ -14,8 +14,8 @@ from recordplus.transcriber import model_cache
 from recordplus.transcriber.audio import wav_duration
 from recordplus.transcriber.config import TranscribeSettings
 from recordplus.transcriber.engines import load_engine
-from recordplus.transcriber.result import TranscriptResult
 from recordplus.transcriber.runner import transcribe_wav
+from recordplus.transcripts.records import TranscriptResult
 from tests.transcriber.fixtures import BUNDLED_NLTK_DATA, SENTENCES, concat_wavs, word_error_rate
 
 MAX_WER = 0.35
@@ -134,7 +134,7 @@ def test_it_notes_when_no_alignment_model_exists_for_the_language(
 def test_it_splits_sentences_offline_for_languages_without_punkt_data(tiny_align_model: Path) -> None:
     import nltk
 
-    from recordplus.transcriber.whisperx_runner import ensure_punkt, prepare_environment
+    from recordplus.transcriber.engines.whisperx import ensure_punkt, prepare_environment
 
     prepare_environment(TranscribeSettings(nltk_data=str(BUNDLED_NLTK_DATA)))
     ensure_punkt("en")  # the bundled English parameters are found as they are

@@ -1,7 +1,8 @@
-"""The transcript's state machine: claim with a lease, finish, fail, retry, reconcile.
+"""The transcript's state machine: claim with a lease, finish, fail, retry, give up, reconcile.
 
-These run the real services against the test database; only the engine is replaced (by a
-function raising the failure under test), since what is tested is our bookkeeping.
+These run the real services and the job under the shared retry rule (`core.jobs`) against the
+test database; only the engine is replaced (by a function raising the failure under test),
+since what is tested is our bookkeeping.
 """
 
 from __future__ import annotations
@@ -11,16 +12,22 @@ from pathlib import Path
 
 import pytest
 from django.utils import timezone
+from dramatiq.middleware import TimeLimitExceeded
 
-from recordplus.core import messaging
-from recordplus.transcriber import services as worker
-from recordplus.transcriber.errors import AudioError, ModelUnavailable, SourceMissing
-from recordplus.transcriber.result import Segment, TranscriptResult, place_words
+from recordplus.core import jobs, messaging
+from recordplus.core.errors import JobFailed
+from recordplus.transcriber import job
+from recordplus.transcriber.config import transcribe_settings
+from recordplus.transcriber.errors import AudioError, ModelUnavailable, SourceMissing, TranscriptionTimedOut
+from recordplus.transcriber.words import place_words
 from recordplus.transcripts import services
+from recordplus.transcripts.records import Segment, TranscriptResult
 from recordplus.transcripts.models import Transcript
 from recordplus.videos.models import Video
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+MAX_ATTEMPTS = transcribe_settings().max_attempts
 
 
 @pytest.fixture(autouse=True)
@@ -58,34 +65,50 @@ def test_it_requests_once_and_enqueues_after_commit(video: Video, sent: list[int
 
 def test_it_claims_a_pending_transcript_with_a_lease(video: Video, sent: list[int]) -> None:
     services.transcript_request(video_id=video.pk)
-    claimed = services.transcript_claim(video_id=video.pk, lease_seconds=60)
+    claimed = services.transcript_claim(video_id=video.pk, lease_seconds=60, max_attempts=MAX_ATTEMPTS)
     assert claimed is not None and claimed.status == "running" and claimed.attempts == 1
     assert claimed.lease_expires_at > timezone.now()
     # A second worker (a duplicate message) leaves it alone while the lease holds.
-    assert services.transcript_claim(video_id=video.pk, lease_seconds=60) is None
+    assert services.transcript_claim(video_id=video.pk, lease_seconds=60, max_attempts=MAX_ATTEMPTS) is None
 
 
 def test_it_takes_over_a_job_whose_worker_died(video: Video, sent: list[int]) -> None:
     services.transcript_request(video_id=video.pk)
-    services.transcript_claim(video_id=video.pk, lease_seconds=60)
+    services.transcript_claim(video_id=video.pk, lease_seconds=60, max_attempts=MAX_ATTEMPTS)
     Transcript.objects.filter(video=video).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
-    claimed = services.transcript_claim(video_id=video.pk, lease_seconds=60)
+    claimed = services.transcript_claim(video_id=video.pk, lease_seconds=60, max_attempts=MAX_ATTEMPTS)
     assert claimed is not None and claimed.attempts == 2
+
+
+def test_it_gives_up_on_a_job_whose_worker_died_every_time(video: Video, sent: list[int]) -> None:
+    # A poison message: each attempt killed the worker (OOM, kill -9), none recorded a result.
+    services.transcript_request(video_id=video.pk)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        claimed = services.transcript_claim(video_id=video.pk, lease_seconds=60, max_attempts=MAX_ATTEMPTS)
+        assert claimed is not None and claimed.attempts == attempt
+        Transcript.objects.filter(video=video).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    assert services.transcript_claim(video_id=video.pk, lease_seconds=60, max_attempts=MAX_ATTEMPTS) is None
+    transcript = Transcript.objects.get(video=video)
+    assert transcript.status == "failed" and transcript.lease_expires_at is None
+    assert f"gave up after {MAX_ATTEMPTS} attempts" in transcript.error
+    assert "worker stopped" in transcript.error
+    # Failed for good: the reconciler leaves it alone.
+    assert services.transcript_reconcile(stale_seconds=None) == []
 
 
 def test_it_never_reclaims_finished_work(video: Video, sent: list[int]) -> None:
     services.transcript_request(video_id=video.pk)
-    claimed = services.transcript_claim(video_id=video.pk, lease_seconds=60)
-    services.transcript_complete(transcript=claimed, result=_result().to_dict())
-    assert services.transcript_claim(video_id=video.pk, lease_seconds=60) is None
-    assert services.transcript_claim(video_id=987654, lease_seconds=60) is None  # no such video
+    claimed = services.transcript_claim(video_id=video.pk, lease_seconds=60, max_attempts=MAX_ATTEMPTS)
+    services.transcript_complete(transcript=claimed, result=_result())
+    assert services.transcript_claim(video_id=video.pk, lease_seconds=60, max_attempts=MAX_ATTEMPTS) is None
+    assert services.transcript_claim(video_id=987654, lease_seconds=60, max_attempts=MAX_ATTEMPTS) is None  # no such video
 
 
 def test_it_reconciles_lost_and_orphaned_jobs(video: Video, sent: list[int]) -> None:
     other = Video.objects.create(title="other", status=Video.Status.READY)
     services.transcript_request(video_id=video.pk)
     services.transcript_request(video_id=other.pk)
-    services.transcript_claim(video_id=video.pk, lease_seconds=600)
+    services.transcript_claim(video_id=video.pk, lease_seconds=600, max_attempts=MAX_ATTEMPTS)
     sent.clear()
     # A periodic pass: nothing is stale yet, the running job's lease holds.
     assert services.transcript_reconcile(stale_seconds=300) == []
@@ -103,18 +126,19 @@ def test_it_stores_a_finished_transcript_and_its_documents(
     video: Video, sent: list[int], monkeypatch: pytest.MonkeyPatch, media_root: Path
 ) -> None:
     services.transcript_request(video_id=video.pk)
-    monkeypatch.setattr(worker, "_transcribe", lambda video, settings: _result())
-    worker.transcript_process(video_id=video.pk)
+    monkeypatch.setattr(job, "_transcript_of", lambda video, settings: _result())
+    job.transcribe(video.pk)
     transcript = Transcript.objects.get(video=video)
     assert (transcript.status, transcript.text, transcript.engine, transcript.model) == (
         "done", "hello", "faster-whisper", "tiny.en"
     )
     assert transcript.segments[0]["words"][0]["word"] == "hello"
+    assert (transcript.language, transcript.audio_seconds, transcript.wall_seconds) == ("en", 1.0, 0.5)
     assert transcript.lease_expires_at is None and transcript.finished_at is not None
     for fmt in ("json", "vtt", "srt", "txt"):
         assert (media_root / f"videos/{video.public_id}/transcript.{fmt}").is_file()
     # Idempotent: a duplicate message finds it done and changes nothing.
-    worker.transcript_process(video_id=video.pk)
+    job.transcribe(video.pk)
     assert Transcript.objects.get(video=video).finished_at == transcript.finished_at
 
 
@@ -127,8 +151,10 @@ def test_it_fails_for_good_on_errors_retrying_cannot_fix(
     def broken(video, settings):  # noqa: ANN001, ANN202
         raise error
 
-    monkeypatch.setattr(worker, "_transcribe", broken)
-    worker.transcript_process(video_id=video.pk)  # no exception: nothing for Dramatiq to retry
+    monkeypatch.setattr(job, "_transcript_of", broken)
+    with pytest.raises(JobFailed) as raised:
+        job.transcribe(video.pk)
+    assert not jobs.retry_when(0, raised.value)  # nothing for Dramatiq to retry
     transcript = Transcript.objects.get(video=video)
     assert transcript.status == "failed" and transcript.error == str(error)
     assert transcript.lease_expires_at is None
@@ -142,40 +168,50 @@ def test_it_retries_transient_errors_until_attempts_run_out(
     def flaky(video, settings):  # noqa: ANN001, ANN202
         raise ConnectionError("storage unreachable")
 
-    monkeypatch.setattr(worker, "_transcribe", flaky)
-    attempts = worker.transcribe_settings().max_attempts
+    monkeypatch.setattr(job, "_transcript_of", flaky)
+    attempts = MAX_ATTEMPTS
     for attempt in range(1, attempts):
-        with pytest.raises(ConnectionError):
-            worker.transcript_process(video_id=video.pk)
+        with pytest.raises(ConnectionError) as raised:
+            job.transcribe(video.pk)
+        assert jobs.retry_when(attempt - 1, raised.value)  # Dramatiq redelivers it
         transcript = Transcript.objects.get(video=video)
         assert transcript.status == "pending" and f"attempt {attempt} failed" in transcript.error
-    worker.transcript_process(video_id=video.pk)  # the last attempt: failed, readable reason
+    with pytest.raises(JobFailed):  # the last attempt: failed, readable reason, not retried
+        job.transcribe(video.pk)
     transcript = Transcript.objects.get(video=video)
     assert transcript.status == "failed"
     assert "storage unreachable" in transcript.error and f"after {attempts} attempts" in transcript.error
 
 
 def test_it_leaves_a_timed_out_job_retryable(video: Video, sent: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
-    class TimeLimitExceeded(BaseException):
-        """Stands in for Dramatiq's, which is raised asynchronously in the worker thread."""
-
     services.transcript_request(video_id=video.pk)
 
     def slow(video, settings):  # noqa: ANN001, ANN202
-        raise TimeLimitExceeded()
+        raise TimeLimitExceeded()  # Dramatiq's, as its TimeLimit middleware raises it in the worker thread
 
-    monkeypatch.setattr(worker, "_transcribe", slow)
-    with pytest.raises(TimeLimitExceeded):
-        worker.transcript_process(video_id=video.pk)
+    monkeypatch.setattr(job, "_transcript_of", slow)
+    with pytest.raises(TranscriptionTimedOut) as raised:
+        job.transcribe(video.pk)
+    assert isinstance(raised.value.__cause__, TimeLimitExceeded)
+    assert jobs.retry_when(0, raised.value)
     transcript = Transcript.objects.get(video=video)
     assert transcript.status == "pending" and transcript.lease_expires_at is None
     assert "TRANSCRIBE_TIME_LIMIT" in transcript.error
+    # Until the attempts run out: then failed, saying which limit and how often.
+    for _ in range(2, MAX_ATTEMPTS):
+        with pytest.raises(TranscriptionTimedOut):
+            job.transcribe(video.pk)
+    with pytest.raises(JobFailed):
+        job.transcribe(video.pk)
+    transcript = Transcript.objects.get(video=video)
+    assert transcript.status == "failed"
+    assert "TRANSCRIBE_TIME_LIMIT" in transcript.error and f"after {MAX_ATTEMPTS} attempts" in transcript.error
 
 
 def test_it_waits_for_audio_that_is_not_stored_yet(video: Video, sent: list[int]) -> None:
     services.transcript_request(video_id=video.pk)
     with pytest.raises(SourceMissing):
-        worker.transcript_process(video_id=video.pk)
+        job.transcribe(video.pk)
     assert Transcript.objects.get(video=video).status == "pending"
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from recordplus.transcriber.result import Segment, TranscriptResult, place_words
+from recordplus.transcriber.words import place_words
+from recordplus.transcripts.records import Segment, TranscriptResult
 
 
 def _assert_well_formed(words, start: float, end: float) -> None:

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from recordplus.core import messaging
+from recordplus.core import jobs, messaging, metrics
 from recordplus.core.errors import Conflict
 from recordplus.transcripts.models import Transcript
+from recordplus.transcripts.records import TranscriptResult, rounded
 from recordplus.videos.models import Video
 
 logger = logging.getLogger(__name__)
@@ -65,10 +65,14 @@ def _lease_alive(transcript: Transcript) -> bool:
     return transcript.lease_expires_at is not None and transcript.lease_expires_at > timezone.now()
 
 
-def transcript_claim(*, video_id: int, lease_seconds: float) -> Transcript | None:
+def transcript_claim(*, video_id: int, lease_seconds: float, max_attempts: int) -> Transcript | None:
     """Take the video's transcript for a worker: `pending` (or `running` with an expired lease)
-    becomes `running` with a fresh lease and one more attempt. None when there is nothing to do:
-    no such video, already done or failed, or another worker holds a live lease."""
+    becomes `running` with a fresh lease and one more attempt.
+
+    None when there is nothing to do: no such video, already done or failed, another worker
+    holds a live lease — or the attempts ran out (each earlier one ended without a result, so
+    the worker died on it: a poison message), in which case the transcript is failed here.
+    """
     now = timezone.now()
     with transaction.atomic():
         if not Video.objects.filter(pk=video_id).exists():
@@ -86,20 +90,26 @@ def transcript_claim(*, video_id: int, lease_seconds: float) -> Transcript | Non
         transcript.save(
             update_fields=["status", "attempts", "started_at", "finished_at", "lease_expires_at", "updated_at"]
         )
+        given_up = jobs.give_up_at_claim(transcript.attempts, max_attempts)
+        if given_up:
+            transcript_fail(transcript=transcript, error=given_up)
+            metrics.PIPELINE_FAILURES.labels("transcribe", "gave_up").inc()
+            logger.warning("transcript of video %s failed: %s", video_id, given_up)
+            return None
     return Transcript.objects.select_related("video").get(pk=transcript.pk)
 
 
-def transcript_complete(*, transcript: Transcript, result: dict[str, Any]) -> Transcript:
-    """Record a finished transcription (the dict of `TranscriptResult.to_dict()`)."""
+def transcript_complete(*, transcript: Transcript, result: TranscriptResult) -> Transcript:
+    """Record a finished transcription (the same values its transcript.json holds)."""
     transcript.status = Transcript.Status.DONE
-    transcript.language = result.get("language", "")
-    transcript.engine = result.get("engine", "")
-    transcript.model = result.get("model", "")
-    transcript.text = result.get("text", "")
-    transcript.segments = result.get("segments", [])
-    transcript.note = result.get("note", "")
-    transcript.audio_seconds = result.get("audio_seconds")
-    transcript.wall_seconds = result.get("wall_seconds")
+    transcript.language = result.language
+    transcript.engine = result.engine
+    transcript.model = result.model
+    transcript.text = result.text
+    transcript.segments = result.segments_data()
+    transcript.note = result.note
+    transcript.audio_seconds = rounded(result.audio_seconds)
+    transcript.wall_seconds = rounded(result.wall_seconds)
     transcript.error = ""
     transcript.finished_at = timezone.now()
     transcript.lease_expires_at = None

@@ -1,14 +1,14 @@
 """Audio in: 16 kHz mono PCM WAV, read in windows. Plain module: no Django, no Dramatiq.
 
 The assembler writes `audio.wav` (16 kHz mono); `to_wav16k` makes the same from any media file
-with ffmpeg when it did not. `iter_windows` reads the WAV a window at a time so a long
+with ffmpeg when it did not, through the shared bounded runner (`recordplus.core.ffmpeg`: time
+and memory limits, process-group kill), like every ffmpeg the product starts. `iter_windows` reads the WAV a window at a time so a long
 recording never sits in memory (or on the GPU) whole; each cut is moved to the quietest
 100 ms near the nominal boundary so words are rarely split between windows.
 """
 
 from __future__ import annotations
 
-import subprocess
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,17 +16,13 @@ from pathlib import Path
 
 import numpy as np
 
-from recordplus.core.binaries import ffmpeg_binary
-from recordplus.transcriber.errors import AudioError
+from recordplus.core.ffmpeg import FFmpegError, FFmpegNotFound, FFmpegTimeout, Limits, ffmpeg
+from recordplus.transcriber.errors import AudioError, NoAudioStream
 
 SAMPLE_RATE = 16000
 _FRAME = SAMPLE_RATE // 10  # 100 ms, the resolution at which a quiet cut point is sought
-
-
-class NoAudioStream(AudioError):
-    """The media file has no audio track at all (a silent screen recording)."""
-
-    reason = "no_audio"
+# What ffmpeg says when the input has no audio stream to map (or no stream at all).
+_NO_AUDIO_MESSAGES = ("matches no streams", "does not contain any stream")
 
 
 @dataclass(frozen=True)
@@ -39,22 +35,26 @@ class AudioWindow:
         return len(self.samples) / SAMPLE_RATE
 
 
-def to_wav16k(source: Path, dest: Path, *, timeout: float = 3600) -> None:
-    """Decode any media file's first audio stream to 16 kHz mono 16-bit WAV at `dest`."""
-    cmd = [
-        ffmpeg_binary(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+def to_wav16k(source: Path, dest: Path, *, limits: Limits | None = None) -> None:
+    """Decode any media file's first audio stream to 16 kHz mono 16-bit WAV at `dest`.
+
+    NoAudioStream when the file has no audio track, AudioError when ffmpeg cannot decode it.
+    A run past FFMPEG_TIMEOUT_SECONDS (FFmpegTimeout) or a missing ffmpeg (FFmpegNotFound,
+    transient) is left to the job's retry rule. `limits` default to `Limits.from_env()`.
+    """
+    args = [
         "-i", str(source), "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(SAMPLE_RATE),
         "-c:a", "pcm_s16le", "-f", "wav", str(dest),
     ]  # fmt: skip
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    except FileNotFoundError as exc:
-        raise AudioError("ffmpeg is not installed") from exc
-    if proc.returncode != 0:
-        message = proc.stderr.strip().splitlines()[-1:] or ["unknown error"]
-        if "matches no streams" in proc.stderr or "does not contain any stream" in proc.stderr:
-            raise NoAudioStream("the recording has no audio track")
-        raise AudioError(f"ffmpeg could not decode the audio: {message[0]}")
+        ffmpeg(args, limits=limits or Limits.from_env())
+    except (FFmpegTimeout, FFmpegNotFound):
+        raise
+    except FFmpegError as exc:
+        if any(message in exc.stderr_tail for message in _NO_AUDIO_MESSAGES):
+            raise NoAudioStream("the recording has no audio track") from exc
+        last_line = exc.stderr_tail.strip().splitlines()[-1:] or ["unknown error"]
+        raise AudioError(f"ffmpeg could not decode the audio: {last_line[0]}") from exc
 
 
 def wav_duration(path: Path) -> float:

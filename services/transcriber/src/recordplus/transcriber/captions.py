@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from recordplus.transcriber.result import Segment
+from recordplus.transcripts.records import Segment
 
 MAX_CUE_SECONDS = 7.0
 # Two lines of at most ~42 characters, the common subtitle guideline.

@@ -6,6 +6,7 @@ the same typed helpers (`recordplus.core.env`), so a bad value fails loudly at f
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -88,3 +89,9 @@ class TranscribeSettings:
     def cpu_threads(self) -> int:
         """CTranslate2 threads; 0 lets CTranslate2 pick (its default is 4)."""
         return self.threads
+
+
+@functools.cache
+def transcribe_settings() -> TranscribeSettings:
+    """This process's settings, read once (like the models they describe)."""
+    return TranscribeSettings.from_env()

@@ -1,8 +1,9 @@
 """Errors the transcriber raises on purpose. Plain module: no Django, no Dramatiq.
 
-`permanent` errors are never worth retrying (bad configuration, missing model, unreadable
-audio); anything else that escapes a job is treated as transient and retried. `reason` is a
-short, stable slug used as the `reason` label of recordplus_pipeline_failures_total.
+They are `RecordPlusError`s like every other: `permanent` says whether retrying can help and
+`reason` is the slug of recordplus_pipeline_failures_total's `reason` label; the retry rule
+that reads them is `recordplus.core.jobs`'. The message is what the user sees on the
+transcript.
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from recordplus.core.errors import RecordPlusError
 
 
 class TranscriberError(RecordPlusError):
-    """Base of the transcriber's errors; the message is what the user sees on the transcript."""
+    """Base of the transcriber's errors; permanent unless a subclass says otherwise."""
 
-    reason: str = "error"
-    permanent: bool = True
+    reason = "error"
 
 
 class ConfigurationError(TranscriberError):
@@ -41,9 +41,29 @@ class AudioError(TranscriberError):
     reason = "audio"
 
 
+class NoAudioStream(AudioError):
+    """The media file has no audio track at all (a silent screen recording: the job turns it
+    into an empty transcript, not a failure)."""
+
+    reason = "no_audio"
+
+
 class SourceMissing(TranscriberError):
     """The video has neither extracted audio nor a video object to extract it from (yet)."""
 
     reason = "source_missing"
     # The assembler may still be writing it; give it the normal retries.
     permanent = False
+
+
+class TranscriptionTimedOut(TranscriberError):
+    """The job ran past TRANSCRIBE_TIME_LIMIT and Dramatiq interrupted it: retried like any
+    transient failure (a busier node, a longer recording than usual), until the attempts run
+    out. Names the setting so the message says what to raise."""
+
+    reason = "time_limit"
+    permanent = False
+
+    def __init__(self, limit_seconds: int) -> None:
+        super().__init__(f"transcription took longer than TRANSCRIBE_TIME_LIMIT ({limit_seconds} s)")
+        self.limit_seconds = limit_seconds

@@ -11,7 +11,7 @@ import numpy as np
 from recordplus.transcriber.audio import iter_windows, wav_duration
 from recordplus.transcriber.config import TranscribeSettings
 from recordplus.transcriber.engines import Engine
-from recordplus.transcriber.result import Segment, TranscriptResult
+from recordplus.transcripts.records import Segment, TranscriptResult
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ import numpy as np
 from recordplus.transcriber.config import TranscribeSettings
 from recordplus.transcriber.errors import ModelUnavailable
 from recordplus.transcriber.model_location import WhisperModelRef
-from recordplus.transcriber.result import Segment, clean_text, place_words
+from recordplus.transcriber.words import clean_text, place_words
+from recordplus.transcripts.records import Segment
 
 logger = logging.getLogger(__name__)
 

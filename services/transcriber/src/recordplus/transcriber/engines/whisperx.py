@@ -22,7 +22,8 @@ import numpy as np
 from recordplus.transcriber.config import BUNDLED_NLTK_DATA, TranscribeSettings
 from recordplus.transcriber.errors import ConfigurationError, EngineUnavailable, ModelUnavailable
 from recordplus.transcriber.model_location import WhisperModelRef, resolve_align_model
-from recordplus.transcriber.result import Segment, clean_text, place_words
+from recordplus.transcriber.words import clean_text, place_words
+from recordplus.transcripts.records import Segment
 
 logger = logging.getLogger(__name__)
 

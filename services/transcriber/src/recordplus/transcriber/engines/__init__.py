@@ -1,4 +1,6 @@
-"""Which engine runs, on which device, and the one loaded instance per process. Plain module.
+"""The engines: what one must do, which runs on which device, and the one loaded instance per
+process. Plain module: no Django, no Dramatiq (an engine's own module is imported only when
+that engine is built: `faster_whisper`, or `whisperx` with torch).
 
 TRANSCRIBE_ENGINE=auto picks WhisperX only where it pays off: installed *and* a CUDA device
 present (its batched pipeline and wav2vec2 alignment are GPU work). Everywhere else — laptops,
@@ -17,7 +19,7 @@ from recordplus.transcriber import model_cache
 from recordplus.transcriber.config import TranscribeSettings
 from recordplus.transcriber.errors import ConfigurationError, EngineUnavailable
 from recordplus.transcriber.model_location import resolve_whisper_model
-from recordplus.transcriber.result import Segment
+from recordplus.transcripts.records import Segment
 
 FASTER_WHISPER = "faster-whisper"
 WHISPERX = "whisperx"
@@ -86,10 +88,10 @@ def load_engine(settings: TranscribeSettings) -> Engine:
 
     def build() -> Engine:
         if name == WHISPERX:
-            from recordplus.transcriber.whisperx_runner import WhisperXEngine
+            from recordplus.transcriber.engines.whisperx import WhisperXEngine
 
             return WhisperXEngine(settings, ref, device, compute_type)
-        from recordplus.transcriber.faster_whisper_engine import FasterWhisperEngine
+        from recordplus.transcriber.engines.faster_whisper import FasterWhisperEngine
 
         return FasterWhisperEngine(settings, ref, device, compute_type)
 
