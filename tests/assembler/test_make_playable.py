@@ -71,7 +71,7 @@ def test_it_is_idempotent(storage: FileStore, avi_file: Path, tmp_path: Path) ->
 def test_it_writes_no_audio_for_a_silent_video(storage: FileStore, webm_no_audio: Path, tmp_path: Path) -> None:
     _upload(storage, webm_no_audio)
     outcome = _run(storage, tmp_path)
-    assert (outcome.has_audio, outcome.audio_key, outcome.audio_codec) == (False, None, None)
+    assert (outcome.has_audio, outcome.audio_key, outcome.audio_codec) == (False, "", "")  # ReadyMedia spells "none" as the model does: ""
     assert f"{PREFIX}audio.wav" not in _keys(storage)
 
 

@@ -35,7 +35,8 @@ def video_get_for_user(video_id: int, auth: Any) -> Video:
 
 
 def chunks_for_assembly(video: Video) -> list[Chunk]:
-    """The video's chunks in the order their bytes are to be joined."""
+    """The video's chunks by index: the order to join them when every one was sent with an index
+    (the assembler recovers the order of the others from the container)."""
     return list(Chunk.objects.filter(video=video).order_by("index"))
 
 

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from recordplus.assembler.errors import MediaRejected
+from recordplus.assembler.integrity import verify_whole
 from recordplus.assembler.probe import MediaFacts, probe, require_video
 from recordplus.assembler.renditions import extract_audio, make_rendition, make_thumbnail
 from recordplus.core.env import envfloat
@@ -93,6 +94,9 @@ def make_playable(
     facts = probe(source, limits=limits)
     require_video(facts)
     log.info("probed %s: %s", source_key, facts)
+    # Never `ready` unless whole: a wrongly ordered or truncated upload stops here with a reason.
+    whole = verify_whole(source)
+    log.info("verified %s: %s", source_key, whole)
     clock.lap("probe")
     report(0.1)
 

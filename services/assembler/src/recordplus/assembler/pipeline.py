@@ -17,12 +17,14 @@ from django.conf import settings
 from django.db import transaction
 
 from recordplus.assembler import media
+from recordplus.assembler.ordering import order_pieces
 from recordplus.core import jobs, metrics
 from recordplus.core.errors import MediaRejected
 from recordplus.core.storage import Piece, get_store, keys
 from recordplus.transcripts.services import transcript_request
 from recordplus.videos import selectors, services
-from recordplus.videos.models import Video
+from recordplus.core.storage import ObjectStore
+from recordplus.videos.models import Chunk, Video
 from recordplus.videos.services import NotYet
 
 logger = logging.getLogger(__name__)
@@ -49,6 +51,23 @@ def assemble(video_id: int) -> NotYet | None:
     return None
 
 
+def _container_order(store: ObjectStore, chunks: list[Chunk], workdir: Path) -> list[Chunk]:
+    """The chunks in the byte order their container proves (some came without chunk_index, so
+    their arrival order means nothing); pieces with a declared index keep that position."""
+    folder = workdir / "pieces"
+    folder.mkdir()
+    paths = []
+    for number, chunk in enumerate(chunks):
+        path = folder / f"{number}.part"
+        store.download(chunk.key, path)
+        paths.append(path)
+    names = [f"piece {c.index} ({c.size} bytes{'' if c.indexed else ', sent without chunk_index'})" for c in chunks]
+    pinned = {number: chunk.index for number, chunk in enumerate(chunks) if chunk.indexed}
+    order = order_pieces(paths, names=names, pinned=pinned)
+    logger.info("video %s: chunk order recovered from the container: %s", chunks[0].video_id, [chunks[i].index for i in order])
+    return [chunks[i] for i in order]
+
+
 def _assemble(video: Video) -> None:
     started = time.monotonic()
     store = get_store()
@@ -60,20 +79,21 @@ def _assemble(video: Video) -> None:
     def report(fraction: float) -> None:
         services.video_set_progress(video_id=video.pk, fraction=fraction)
 
-    source_key = keys.source(video.public_id)
-    stitched = store.concat([Piece(key=c.key, size=c.size) for c in chunks], source_key, lambda f: report(0.5 * f))
-    logger.info(
-        "video %s stitched (%s): %s bytes, %s copied parts, %s buffered parts",
-        video.pk, store.kind, stitched.size, stitched.copied_parts, stitched.buffered_parts,
-    )  # fmt: skip
-    metrics.ASSEMBLED_BYTES.inc(stitched.size)
-    services.video_mark_stitched(video_id=video.pk, source_key=source_key, size=stitched.size)
-    report(0.5)
-
     workdir = Path(tempfile.mkdtemp(prefix=f"recordplus-assemble-{video.pk}-"))
     try:
+        if not all(chunk.indexed for chunk in chunks):
+            chunks = _container_order(store, chunks, workdir)
+        source_key = keys.source(video.public_id)
+        stitched = store.concat([Piece(key=c.key, size=c.size) for c in chunks], source_key, lambda f: report(0.5 * f))
+        logger.info(
+            "video %s stitched (%s): %s bytes, %s copied parts, %s buffered parts",
+            video.pk, store.kind, stitched.size, stitched.copied_parts, stitched.buffered_parts,
+        )  # fmt: skip
+        metrics.ASSEMBLED_BYTES.inc(stitched.size)
+        services.video_mark_stitched(video_id=video.pk, source_key=source_key, size=stitched.size)
+        report(0.5)
         ready = media.make_playable(
-            store=store, public_id=video.public_id, workdir=workdir, progress=lambda f: report(0.5 + 0.5 * f)
+            store=store, public_id=video.public_id, workdir=workdir / "media", progress=lambda f: report(0.5 + 0.5 * f)
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
