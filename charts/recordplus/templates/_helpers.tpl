@@ -184,6 +184,8 @@ MAX_CHUNK_BYTES: {{ .Values.config.maxChunkBytes | int64 | quote }}
 MAX_CHUNKS: {{ .Values.config.maxChunks | int64 | quote }}
 FINALIZE_SETTLE_SECONDS: {{ .Values.config.finalizeSettleSeconds | quote }}
 RECONCILE_STALE_SECONDS: {{ .Values.config.reconcileStaleSeconds | int64 | quote }}
+ASSEMBLE_MAX_ATTEMPTS: {{ .Values.config.assembleMaxAttempts | int64 | quote }}
+PUBLIC_URL: {{ .Values.config.publicUrl | quote }}
 WORKER_METRICS_PORT: {{ .Values.config.workerMetricsPort | int64 | quote }}
 FORWARDED_ALLOW_IPS: {{ .Values.config.forwardedAllowIps | quote }}
 DATABASE_CONN_MAX_AGE: {{ .Values.database.connMaxAge | int64 | quote }}

@@ -73,4 +73,6 @@ def envchoice(name: str, default: str, choices: tuple[str, ...]) -> str:
 
 
 def envlist(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+    """A comma-separated list; an empty value counts as unset (the default applies)."""
+    raw = os.environ.get(name, "").strip() or default
+    return [item.strip() for item in raw.split(",") if item.strip()]
