@@ -1,4 +1,10 @@
-"""RFC 9110 Range on stream_video: 200/206/416, Content-Range, Accept-Ranges, ETag, If-Range."""
+"""stream_video end to end, in each mode: the stored rendition's exact bytes whole and in one
+range, 416, HEAD, If-None-Match, and the presigned redirect in cluster mode.
+
+The Range rules themselves (every range form, malformed headers, If-Range, the If-None-Match
+forms, HEAD) are tested in-process in tests/api/test_range_rules.py; this file keeps what only a
+live stack can show: the handler, the ASGI server and the store wired together.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from recordplus.core.storage import keys
 from tests.conftest import Stack
 from tests.support import make_webm, upload
 
@@ -16,14 +23,23 @@ def ready_videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"webm": make_webm(tmp_path_factory.mktemp("media") / "range.webm", seconds=3).read_bytes()}
 
 
+def stored_video(stack: Stack, video: dict[str, Any]) -> bytes:
+    """The playable rendition as it sits in storage (read behind the API's back)."""
+    key = keys.rendition(video["public_id"], {"video/webm": "webm", "video/mp4": "mp4"}[video["content_type"]])
+    if stack.mode == "cluster":
+        return stack.s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read()
+    return (stack.data_dir / "media" / key).read_bytes()
+
+
 @pytest.fixture
 def served(stack: Stack, ready_videos: dict[str, Any]) -> tuple[Stack, int, bytes]:
+    """A ready video in this mode, and the bytes stored for it."""
     key = f"video_{stack.mode}"
     if key not in ready_videos:
         video_id = upload(stack, ready_videos["webm"], chunk_sizes=[200_000])
-        assert stack.wait_for(video_id)["status"] == "ready"
-        full = get(stack, video_id).content
-        ready_videos[key] = (video_id, full)
+        video = stack.wait_for(video_id)
+        assert video["status"] == "ready", video
+        ready_videos[key] = (video_id, stored_video(stack, video))
     video_id, full = ready_videos[key]
     return stack, video_id, full
 
@@ -45,27 +61,16 @@ def test_it_serves_the_whole_video(served: tuple[Stack, int, bytes]) -> None:
     assert response.headers["last-modified"]
     assert response.headers["content-type"].startswith("video/webm")
     assert int(response.headers["content-length"]) == len(full) == len(response.content)
+    assert response.content == full
 
 
-@pytest.mark.parametrize(
-    ("header", "slice_of"),
-    [
-        ("bytes=0-99", lambda n: (0, 99)),
-        ("bytes=1000-1999", lambda n: (1000, 1999)),
-        ("bytes=-500", lambda n: (n - 500, n - 1)),
-        ("bytes=2000-", lambda n: (2000, n - 1)),
-        ("bytes=100-999999999", lambda n: (100, n - 1)),
-    ],
-    ids=["first-bytes", "middle", "suffix", "open-ended", "past-the-end"],
-)
-def test_it_serves_ranges(served: tuple[Stack, int, bytes], header: str, slice_of: Any) -> None:
+def test_it_serves_a_range(served: tuple[Stack, int, bytes]) -> None:
     stack, video_id, full = served
-    start, end = slice_of(len(full))
-    response = get(stack, video_id, Range=header)
+    response = get(stack, video_id, Range="bytes=1000-1999")
     assert response.status_code == 206
-    assert response.headers["content-range"] == f"bytes {start}-{end}/{len(full)}"
-    assert response.content == full[start : end + 1]
-    assert int(response.headers["content-length"]) == end - start + 1
+    assert response.headers["content-range"] == f"bytes 1000-1999/{len(full)}"
+    assert int(response.headers["content-length"]) == 1000
+    assert response.content == full[1000:2000]
 
 
 def test_it_answers_416_when_unsatisfiable(served: tuple[Stack, int, bytes]) -> None:
@@ -73,38 +78,7 @@ def test_it_answers_416_when_unsatisfiable(served: tuple[Stack, int, bytes]) -> 
     response = get(stack, video_id, Range=f"bytes={len(full)}-")
     assert response.status_code == 416
     assert response.headers["content-range"] == f"bytes */{len(full)}"
-
-
-def test_it_honours_if_range(served: tuple[Stack, int, bytes]) -> None:
-    stack, video_id, full = served
-    etag = get(stack, video_id).headers["etag"]
-    matching = get(stack, video_id, Range="bytes=0-9", **{"If-Range": etag})
-    assert matching.status_code == 206
-    assert matching.content == full[:10]
-    stale = get(stack, video_id, Range="bytes=0-9", **{"If-Range": '"some-old-version"'})
-    assert stale.status_code == 200
-    assert stale.content == full
-
-
-@pytest.mark.parametrize(
-    "header",
-    ["bytes=abc", "bytes=5-2", "items=0-1", "bytes=0-1,5-9", "bytes=-" + "9" * 5000, "bytes=\u00b2-", "bytes=\u0661-"],
-    ids=["letters", "backwards", "other-unit", "multi-range", "huge", "superscript-digit", "arabic-digit"],
-)
-def test_it_ignores_a_malformed_range(served: tuple[Stack, int, bytes], header: str) -> None:
-    stack, video_id, full = served
-    with httpx.Client(base_url=stack.streaming_url, timeout=60) as client:
-        response = client.get(
-            f"/api/record/videos/{video_id}/stream_video/", headers=[("Range", header.encode("utf-8"))]
-        )
-    assert response.status_code == 200
-    assert response.content == full
-
-
-def test_it_answers_416_with_a_json_body(served: tuple[Stack, int, bytes]) -> None:
-    stack, video_id, full = served
-    response = get(stack, video_id, Range=f"bytes={len(full) + 10}-{len(full) + 20}")
-    assert response.status_code == 416
+    assert response.headers["content-type"].startswith("application/json")
     assert "beyond the end" in response.json()["message"]
     assert response.json()["detail"] == {"size": len(full)}
 
@@ -112,12 +86,10 @@ def test_it_answers_416_with_a_json_body(served: tuple[Stack, int, bytes]) -> No
 def test_it_answers_304_for_a_matching_if_none_match(served: tuple[Stack, int, bytes]) -> None:
     stack, video_id, _ = served
     etag = get(stack, video_id).headers["etag"]
-    for header in (etag, f"W/{etag}", '"other", ' + etag, "*"):
-        response = get(stack, video_id, **{"If-None-Match": header})
-        assert response.status_code == 304, header
-        assert response.headers["etag"] == etag
-        assert response.content == b""
-    assert get(stack, video_id, **{"If-None-Match": '"other"'}).status_code == 200
+    response = get(stack, video_id, **{"If-None-Match": etag})
+    assert response.status_code == 304
+    assert response.headers["etag"] == etag
+    assert response.content == b""
 
 
 def test_it_redirects_to_presigned_s3_in_cluster_mode(served: tuple[Stack, int, bytes]) -> None:
@@ -126,6 +98,7 @@ def test_it_redirects_to_presigned_s3_in_cluster_mode(served: tuple[Stack, int, 
         response = client.get(f"/api/record/videos/{video_id}/stream_video/")
     if stack.mode != "cluster":
         assert response.status_code == 200
+        assert response.content == full
         return
     assert response.status_code == 302
     location = response.headers["location"]
