@@ -63,7 +63,7 @@ def _infrastructure(exc: BaseException) -> bool:
         return True
     if isinstance(exc, OSError) and exc.errno in _TRANSIENT_ERRNOS:
         return True
-    if isinstance(exc, dramatiq.errors.ConnectionError):
+    if isinstance(exc, dramatiq.errors.BrokerConnectionError):
         return True
     try:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -112,7 +112,7 @@ def run_attempt(
         stopping = isinstance(exc, (Shutdown, KeyboardInterrupt, SystemExit))
         if not stopping and (failure.permanent or attempt >= max_attempts):
             message = failure.message if failure.permanent else f"{failure.message} (gave up after {attempt} attempts)"
-            logger.warning("%s job failed for good: %s", stage, message)
+            logger.warning("%s job failed for good: %s", stage, message, exc_info=not isinstance(exc, RecordPlusError))
             fail(message)
             metrics.PIPELINE_FAILURES.labels(stage, failure.reason).inc()
             raise JobFailed(message) from exc

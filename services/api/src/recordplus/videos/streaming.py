@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHt
 from django.utils.http import http_date, parse_http_date_safe
 
 from recordplus.core.storage import get_store
-from recordplus.core.errors import RangeNotSatisfiable
+from recordplus.core.errors import RangeNotSatisfiable, error_body
 
 
 _NUMBER = re.compile(r"[0-9]{0,19}")  # ASCII digits only; longer than any real size is junk
@@ -112,7 +112,7 @@ def serve(request: HttpRequest, obj: StoredObject) -> HttpResponseBase:
             selected = parse_range(request.headers.get("Range"), obj.size)
         except RangeNotSatisfiable as exc:
             response = HttpResponse(
-                json.dumps({"message": exc.message, "detail": {"size": obj.size}}),
+                json.dumps(error_body(exc.message, {"size": obj.size})),
                 status=416,
                 content_type="application/json",
                 headers={**headers, "Content-Range": f"bytes */{obj.size}"},
