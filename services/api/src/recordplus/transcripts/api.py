@@ -13,11 +13,35 @@ from recordplus.videos.selectors import video_get_for_user
 
 router = Router(tags=["transcripts"])
 
+_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+# The text formats are answered as files; Ninja only knows the JSON one, so they are added here.
+_TRANSCRIPT_DOCS = {
+    "responses": {
+        "200": {
+            "description": "The transcript: JSON by default, or the file named by `format`.",
+            "content": {
+                "text/vtt": {"schema": {"type": "string"}},
+                "application/x-subrip": {"schema": {"type": "string"}},
+                "text/plain": {"schema": {"type": "string"}},
+            },
+        },
+        "404": {"description": "No such video (or not yours), or no transcript yet", "content": _ERROR},
+        "409": {"description": "The transcript is not done yet (text formats)", "content": _ERROR},
+    }
+}
+_RERUN_DOCS = {
+    "responses": {
+        "404": {"description": "No such video (or not yours)", "content": _ERROR},
+        "409": {"description": "The video is not ready, or is being transcribed right now", "content": _ERROR},
+    }
+}
+
 
 @router.get(
     "/videos/{video_id}/transcript",
     response=TranscriptOut,
     summary="The video's transcript as JSON (words with times), WebVTT, SRT or plain text",
+    openapi_extra=_TRANSCRIPT_DOCS,
 )
 def get_transcript(request: HttpRequest, video_id: int, format: Literal["json", "vtt", "srt", "txt"] = "json"):
     video = video_get_for_user(video_id, request.auth)
@@ -34,6 +58,7 @@ def get_transcript(request: HttpRequest, video_id: int, format: Literal["json", 
     "/videos/{video_id}/transcript",
     response={202: TranscriptRequestedOut},
     summary="Transcribe the video again (after a failure, or with a new model)",
+    openapi_extra=_RERUN_DOCS,
 )
 def request_transcript(request: HttpRequest, video_id: int):
     video = video_get_for_user(video_id, request.auth)

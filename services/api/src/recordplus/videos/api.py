@@ -20,8 +20,155 @@ router = Router(tags=["videos"])
 # Every client error is the same JSON body; listed so the OpenAPI schema documents them.
 CLIENT_ERRORS = frozenset({400, 401, 404, 409, 411, 413})
 
+# The handlers read requests themselves (videos.requests accepts every spelling clients send),
+# so Ninja sees no body parameters. What they accept is documented here, through openapi_extra
+# only, for /api/docs and generated clients; nothing here changes what is parsed.
+_FILE = {"type": "string", "format": "binary"}
+_RAW_TYPES = ("application/octet-stream", "video/webm", "video/mp4", "video/x-msvideo")
+_ALIAS = "The chunk's bytes under another accepted name (send one file field only)."
+_CHUNK_FILES = {
+    "video_chunck": {**_FILE, "description": "The chunk's bytes (the seed's spelling)."},
+    "video_chunk": {**_FILE, "description": _ALIAS},
+    "video_file": {**_FILE, "description": _ALIAS},
+    "chunk": {**_FILE, "description": _ALIAS},
+    "file": {**_FILE, "description": _ALIAS},
+}
+_CHUNK_INDEX = {
+    "type": "integer",
+    "minimum": 0,
+    "description": (
+        "0-based position of the chunk (below MAX_CHUNKS). Recommended: without it the order is recovered "
+        "from the container's own structure. The same index with the same bytes again is a no-op; "
+        "with different bytes, 409."
+    ),
+}
+_VIDEO_ID = {"type": "integer", "description": "The video's id; here, in the query string or in the path."}
+_PATH_VIDEO_ID = {"type": "integer", "description": "Optional; when sent, it must equal the id in the path."}
+_TITLE = {"type": "string", "maxLength": 255, "description": "Required, not blank, at most 255 characters."}
+_DESCRIPTION = {"type": "string", "description": "Free text; empty when left out."}
+_RAW_CONTENT = {kind: {"schema": _FILE} for kind in _RAW_TYPES}
+_ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
 
-@router.post("/videos", response={201: VideoCreatedOut, CLIENT_ERRORS: ErrorOut}, summary="Create a video (optionally with its first chunk)")
+
+def _form(title: str, properties: dict, required: tuple[str, ...] = ()) -> dict:
+    schema: dict = {"title": title, "type": "object", "properties": properties}
+    if required:
+        schema["required"] = list(required)
+    return {"schema": schema}
+
+
+def _query(name: str, schema: dict, description: str) -> dict:
+    return {"in": "query", "name": name, "required": False, "schema": schema, "description": description}
+
+
+_CREATE_DOCS = {
+    "requestBody": {
+        "required": False,
+        "description": (
+            "Title and description, optionally with the first chunk (index 0) as the file `video_file`. "
+            "A raw body (application/octet-stream or video/*) is the first chunk itself, with title and "
+            "description in the query string."
+        ),
+        "content": {
+            "multipart/form-data": _form(
+                "VideoCreateForm",
+                {
+                    "title": _TITLE,
+                    "description": _DESCRIPTION,
+                    "video_file": {**_FILE, "description": "The first chunk (index 0), optional."},
+                    **{name: field for name, field in _CHUNK_FILES.items() if name != "video_file"},
+                },
+                ("title",),
+            ),
+            "application/x-www-form-urlencoded": _form(
+                "VideoCreateUrlencoded", {"title": _TITLE, "description": _DESCRIPTION}, ("title",)
+            ),
+            "application/json": _form("VideoCreateJson", {"title": _TITLE, "description": _DESCRIPTION}, ("title",)),
+            **_RAW_CONTENT,
+        },
+    },
+    "parameters": [
+        _query("title", {"type": "string", "maxLength": 255}, "The title, when the body is a raw first chunk."),
+        _query("description", {"type": "string"}, "The description, when the body is a raw first chunk."),
+    ],
+}
+
+
+def _chunk_docs(*, by_path: bool) -> dict:
+    video_id = _PATH_VIDEO_ID if by_path else _VIDEO_ID
+    multipart = _form(
+        "ChunkByPathForm" if by_path else "ChunkForm",
+        {"video_id": video_id, "chunk_index": _CHUNK_INDEX, **_CHUNK_FILES},
+    )
+    parameters = [_query("chunk_index", _CHUNK_INDEX, "The chunk's index, for raw bodies (or any body).")]
+    if not by_path:
+        parameters.insert(0, _query("video_id", {"type": "integer"}, "The video's id, for raw bodies (or any body)."))
+    return {
+        "requestBody": {
+            "required": True,
+            "description": (
+                "The chunk, either as a multipart file (named video_chunck, video_chunk, video_file, chunk or file) "
+                "with its fields, or as the raw body (application/octet-stream or video/*) with the fields in "
+                "the query string. At most MAX_CHUNK_BYTES per chunk (413)."
+            ),
+            "content": {"multipart/form-data": multipart, **_RAW_CONTENT},
+        },
+        "parameters": parameters,
+    }
+
+
+def _finalize_docs(*, by_path: bool) -> dict:
+    video_id = {"video_id": _PATH_VIDEO_ID if by_path else _VIDEO_ID}
+    name = "FinalizeByPath" if by_path else "Finalize"
+    docs: dict = {
+        "requestBody": {
+            "required": False,
+            "description": "No body is needed when the id is in the path or the query string.",
+            "content": {
+                "multipart/form-data": _form(f"{name}Form", video_id),
+                "application/x-www-form-urlencoded": _form(f"{name}Urlencoded", video_id),
+                "application/json": _form(f"{name}Json", video_id),
+            },
+        }
+    }
+    if not by_path:
+        docs["parameters"] = [_query("video_id", {"type": "integer"}, "The video's id, if not in the body.")]
+    return docs
+
+
+def _media_docs(media_types: tuple[str, ...]) -> dict:
+    content = {kind: {"schema": _FILE} for kind in media_types}
+    return {
+        "parameters": [
+            {
+                "in": "header",
+                "name": "Range",
+                "required": False,
+                "schema": {"type": "string", "example": "bytes=0-1023"},
+                "description": "RFC 9110 byte range; If-Range and If-None-Match (ETag) are honoured too.",
+            }
+        ],
+        "responses": {
+            "200": {"description": "The whole file", "content": content},
+            "206": {"description": "The requested range", "content": content},
+            "304": {"description": "Not modified (If-None-Match)"},
+            "302": {"description": "Cluster mode: a short-lived presigned storage URL (Location)"},
+            "404": {"description": "No such video (or not yours)", "content": _ERROR},
+            "409": {"description": "Not ready yet", "content": _ERROR},
+            "416": {"description": "The range cannot be satisfied", "content": _ERROR},
+        },
+    }
+
+
+_VIDEO_TYPES = ("video/webm", "video/mp4")
+
+
+@router.post(
+    "/videos",
+    response={201: VideoCreatedOut, CLIENT_ERRORS: ErrorOut},
+    summary="Create a video (optionally with its first chunk)",
+    openapi_extra=_CREATE_DOCS,
+)
 def create_video(request: HttpRequest):
     parsed = req.parse(request)
     first, first_size = req.chunk_body(parsed, required=False) or (None, None)
@@ -59,12 +206,22 @@ def _store_chunk(request: HttpRequest, path_video_id: int | None) -> dict:
     }
 
 
-@router.patch("/videos/update_video_chunck", response={200: ChunkOut, CLIENT_ERRORS: ErrorOut}, summary="Upload a chunk")
+@router.patch(
+    "/videos/update_video_chunck",
+    response={200: ChunkOut, CLIENT_ERRORS: ErrorOut},
+    summary="Upload a chunk",
+    openapi_extra=_chunk_docs(by_path=False),
+)
 def update_video_chunk(request: HttpRequest):
     return _store_chunk(request, None)
 
 
-@router.patch("/videos/{video_id}/update_video_chunck", response={200: ChunkOut, CLIENT_ERRORS: ErrorOut}, summary="Upload a chunk (id in path)")
+@router.patch(
+    "/videos/{video_id}/update_video_chunck",
+    response={200: ChunkOut, CLIENT_ERRORS: ErrorOut},
+    summary="Upload a chunk (id in path)",
+    openapi_extra=_chunk_docs(by_path=True),
+)
 def update_video_chunk_by_path(request: HttpRequest, video_id: int):
     return _store_chunk(request, video_id)
 
@@ -81,12 +238,22 @@ def _finalize(request: HttpRequest, path_video_id: int | None) -> dict:
     return {"message": "Transcription task initiated", "video_id": video.pk, "status": video.status}
 
 
-@router.post("/videos/finalize_video_upload", response={200: MessageOut, CLIENT_ERRORS: ErrorOut}, summary="Finish the upload and start processing")
+@router.post(
+    "/videos/finalize_video_upload",
+    response={200: MessageOut, CLIENT_ERRORS: ErrorOut},
+    summary="Finish the upload and start processing",
+    openapi_extra=_finalize_docs(by_path=False),
+)
 def finalize_video_upload(request: HttpRequest):
     return _finalize(request, None)
 
 
-@router.post("/videos/{video_id}/finalize_video_upload", response={200: MessageOut, CLIENT_ERRORS: ErrorOut}, summary="Finish the upload (id in path)")
+@router.post(
+    "/videos/{video_id}/finalize_video_upload",
+    response={200: MessageOut, CLIENT_ERRORS: ErrorOut},
+    summary="Finish the upload (id in path)",
+    openapi_extra=_finalize_docs(by_path=True),
+)
 def finalize_video_upload_by_path(request: HttpRequest, video_id: int):
     return _finalize(request, video_id)
 
@@ -114,17 +281,29 @@ def _serve(request: HttpRequest, video_id: int, what: str) -> HttpResponseBase:
     return HttpResponseRedirect(redirect) if redirect else streaming.serve(request, obj)
 
 
-@router.get("/videos/{video_id}/stream_video", summary="Stream the video (Range supported)")
+@router.get(
+    "/videos/{video_id}/stream_video",
+    summary="Stream the video (Range supported)",
+    openapi_extra=_media_docs(_VIDEO_TYPES),
+)
 def stream_video(request: HttpRequest, video_id: int) -> HttpResponseBase:
     return _serve(request, video_id, "video")
 
 
-@router.get("/videos/{video_id}/original", summary="The upload exactly as received")
+@router.get(
+    "/videos/{video_id}/original",
+    summary="The upload exactly as received",
+    openapi_extra=_media_docs(("application/octet-stream",)),
+)
 def get_original(request: HttpRequest, video_id: int) -> HttpResponseBase:
     return _serve(request, video_id, "original")
 
 
-@router.get("/videos/{video_id}/thumbnail", summary="The video's JPEG thumbnail")
+@router.get(
+    "/videos/{video_id}/thumbnail",
+    summary="The video's JPEG thumbnail",
+    openapi_extra=_media_docs(("image/jpeg",)),
+)
 def get_thumbnail(request: HttpRequest, video_id: int) -> HttpResponseBase:
     return _serve(request, video_id, "thumbnail")
 
