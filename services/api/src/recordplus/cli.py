@@ -1,5 +1,10 @@
 """The `recordplus` command: serve the API (with in-process workers when embedded), run a
-worker, migrate, create users, reconcile, or any Django management command."""
+worker, migrate, create users, reconcile, or any Django management command.
+
+Settings come from the environment, and from `./.env` (or `--env-file PATH`) for variables the
+environment leaves unset or empty. A bad setting ends any subcommand with one line on stderr
+naming the variable, and exit code 2.
+"""
 
 from __future__ import annotations
 
@@ -14,7 +19,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from recordplus.core.env import ImproperlyConfiguredEnv, envstr, load_env_file
+
 logger = logging.getLogger("recordplus")
+
+# Exit code of a command that cannot run as configured (like argparse's usage errors).
+EXIT_MISCONFIGURED = 2
+DEFAULT_ENV_FILE = ".env"
 
 
 def _setup(data_dir: str | None = None, host: str | None = None) -> Any:
@@ -27,6 +38,9 @@ def _setup(data_dir: str | None = None, host: str | None = None) -> Any:
     from django.conf import settings
 
     django.setup()
+    from recordplus.core.ffmpeg import Limits
+
+    Limits.from_env()  # read at first use otherwise: fail now, not in the middle of a job
     if settings.EMBEDDED:
         settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
     return settings
@@ -116,8 +130,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
             port=args.port,
             log_level=settings.LOG_LEVEL,
             proxy_headers=True,
-            forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+            forwarded_allow_ips=envstr("FORWARDED_ALLOW_IPS", "127.0.0.1"),
             timeout_graceful_shutdown=30,
+            # Django's ASGI handler has no lifespan events; "off" spares the warning at each start.
+            lifespan="off",
         )
     finally:
         stop.set()
@@ -233,32 +249,39 @@ def cmd_manage(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="recordplus", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="recordplus", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    env_file_help = "read settings the environment leaves unset from this file (default ./.env, if present)"
+    parser.add_argument("--env-file", default=None, metavar="PATH", help=env_file_help)
+    # Also accepted after the subcommand (`recordplus serve --env-file prod.env`).
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--env-file", default=argparse.SUPPRESS, metavar="PATH", help=env_file_help)
     sub = parser.add_subparsers(dest="command", required=True)
 
-    serve = sub.add_parser("serve", help="run the API (and, embedded, the workers) in this process")
+    serve = sub.add_parser("serve", parents=[common], help="run the API (and, embedded, the workers) in this process")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
     serve.add_argument("--data-dir", default=None, help="embedded mode's data folder (default ./var)")
     serve.set_defaults(func=cmd_serve)
 
-    worker = sub.add_parser("worker", help="run a Dramatiq worker for the named queues")
+    worker = sub.add_parser("worker", parents=[common], help="run a Dramatiq worker for the named queues")
     worker.add_argument("--queues", nargs="+", required=True, help="assemble and/or transcribe")
     worker.add_argument("--threads", type=int, default=None, help="worker threads (default WORKER_THREADS)")
     worker.add_argument("--metrics-port", type=int, default=None, help="0 disables (default WORKER_METRICS_PORT)")
     worker.add_argument("--shutdown-timeout", type=int, default=600, help="seconds to let running jobs finish")
     worker.set_defaults(func=cmd_worker)
 
-    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("migrate", parents=[common], help="apply database migrations").set_defaults(func=cmd_migrate)
 
-    createuser = sub.add_parser("createuser", help="create a user and print a new API token")
+    createuser = sub.add_parser("createuser", parents=[common], help="create a user and print a new API token")
     createuser.add_argument("username")
     createuser.add_argument("--token-name", default="")
     createuser.add_argument("--data-dir", default=None)
     createuser.set_defaults(func=cmd_createuser)
 
     upload_url = sub.add_parser(
-        "upload-url", help="print a personal upload URL (the browser extension's base URL)"
+        "upload-url", parents=[common], help="print a personal upload URL (the browser extension's base URL)"
     )
     upload_url.add_argument("username", nargs="?", default=None, help="whose (embedded default: the local owner)")
     upload_url.add_argument("--base-url", default=None, help="where users reach the server (default PUBLIC_URL)")
@@ -267,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     upload_url.add_argument("--data-dir", default=None)
     upload_url.set_defaults(func=cmd_upload_url)
 
-    reconcile = sub.add_parser("reconcile", help="re-enqueue unfinished work the broker may have lost")
+    reconcile = sub.add_parser("reconcile", parents=[common], help="re-enqueue unfinished work the broker may have lost")
     reconcile.add_argument("--stale-seconds", type=float, default=None)
     reconcile.set_defaults(func=cmd_reconcile)
 
@@ -277,9 +300,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _read_env_file(path: str | None) -> None:
+    """`--env-file PATH` must exist; `./.env` is read when present."""
+    if path is None:
+        if not Path(DEFAULT_ENV_FILE).is_file():
+            return
+        path = DEFAULT_ENV_FILE
+    elif not Path(path).is_file():
+        raise ImproperlyConfiguredEnv(f"--env-file {path!r}: no such file")
+    load_env_file(Path(path))
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or exc.__class__.__name__
+
+
 def main(argv: list[str] | None = None) -> int:
+    from django.core.exceptions import ImproperlyConfigured
+
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        _read_env_file(args.env_file)
+        return int(args.func(args) or 0)
+    except (ImproperlyConfiguredEnv, ImproperlyConfigured) as exc:
+        # A setting, not a bug: the user needs the variable and what it accepts, not a traceback.
+        print(f"recordplus: {_one_line(exc)}", file=sys.stderr, flush=True)
+        return EXIT_MISCONFIGURED
 
 
 if __name__ == "__main__":
