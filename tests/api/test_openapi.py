@@ -77,6 +77,15 @@ def test_it_documents_the_bearer_scheme(spec: dict[str, Any]) -> None:
     assert "/u/<secret>/api/record/" in spec["info"]["description"]
 
 
+def test_it_requires_the_token_when_anonymous_use_is_off(settings: Any) -> None:
+    from recordplus.config.api import api
+
+    settings.ALLOW_ANONYMOUS = False
+    schema = api.get_openapi_schema(path_params={})
+    securities = [operation.get("security") for _, _, operation in _operations(schema)]
+    assert securities and all(security == [{"BearerToken": []}] for security in securities)
+
+
 def test_it_documents_the_chunk_upload_bodies(spec: dict[str, Any]) -> None:
     for path in CHUNK_PATHS:
         operation = spec["paths"][path]["patch"]
