@@ -56,7 +56,10 @@ def api_errors(get_response: Handler) -> Handler:
         if response.status_code >= 400 and "json" not in ctype:
             if response.status_code == 405:
                 allowed = response.get("Allow", "")
-                return _json_error(405, f"method {request.method} not allowed here; use {allowed}", {"allow": allowed})
+                answer = _json_error(405, f"method {request.method} not allowed here; use {allowed}", {"allow": allowed})
+                if allowed:
+                    answer["Allow"] = allowed  # RFC 9110 §15.5.6: a 405 must list the allowed methods
+                return answer
             if response.status_code == 404:
                 return _json_error(404, f"no such endpoint: {request.path}")
             if response.status_code >= 500:

@@ -178,6 +178,7 @@ def create_video(request: HttpRequest):
         description=req.text_field(parsed, "description"),
         first_chunk=first,
         first_chunk_size=first_size,
+        first_chunk_field=req.chunk_field(parsed),
     )
     return 201, {"video_id": video.pk, "public_id": video.public_id, "status": video.status}
 
@@ -193,7 +194,11 @@ def _store_chunk(request: HttpRequest, path_video_id: int | None) -> dict:
     video = selectors.video_get_for_user(video_id, request.auth)
     body, size = req.chunk_body(parsed)
     stored = services.chunk_store(
-        video=video, data=body, declared_size=size, chunk_index=req.int_field(parsed, "chunk_index")
+        video=video,
+        data=body,
+        declared_size=size,
+        chunk_index=req.int_field(parsed, "chunk_index"),
+        field=req.chunk_field(parsed),
     )
     chunk = stored.chunk
     return {

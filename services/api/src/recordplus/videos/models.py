@@ -58,6 +58,9 @@ class Video(models.Model):
     # uses up an attempt (see recordplus.core.jobs).
     assembly_attempts = models.PositiveIntegerField(default=0)
     ready_at = models.DateTimeField(null=True, blank=True)
+    # What the upload brought, kept when the chunk rows are dropped at `ready` (null before).
+    received_chunks = models.PositiveIntegerField(null=True, blank=True)
+    received_bytes = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

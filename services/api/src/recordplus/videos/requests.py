@@ -114,6 +114,18 @@ def text_field(parsed: Parsed, name: str, default: str = "") -> str:
     return value
 
 
+RAW_BODY_FIELD = "body"  # how errors name a chunk sent as the raw request body
+
+
+def chunk_field(parsed: Parsed) -> str:
+    """The name the client sent the chunk under (the first of CHUNK_FIELDS present, as
+    `chunk_body` reads it), so an error about the chunk names what the client actually sent."""
+    for name in CHUNK_FIELDS:
+        if parsed.files.get(name) is not None:
+            return name
+    return RAW_BODY_FIELD if parsed.raw is not None else CHUNK_FIELDS[0]
+
+
 def chunk_body(parsed: Parsed, *, required: bool = True) -> tuple[IO[bytes], int | None] | None:
     """The chunk's bytes and declared size, from any accepted field name or a raw body."""
     for name in CHUNK_FIELDS:

@@ -56,12 +56,17 @@ def upload_status(video: Video) -> dict[str, Any]:
     """What a client needs to resume an interrupted upload."""
     rows = list(Chunk.objects.filter(video=video).order_by("index").values_list("index", "size"))
     indexes = [index for index, _ in rows]
+    received_bytes = sum(size for _, size in rows)
+    if not rows and video.received_chunks:
+        # Ready: the chunk rows are gone, their counts were kept on the video (contiguous by then).
+        indexes = list(range(video.received_chunks))
+        received_bytes = video.received_bytes or 0
     return {
         "video_id": video.pk,
         "status": video.status,
         "received": indexes,
         "chunks": len(indexes),
-        "bytes": sum(size for _, size in rows),
+        "bytes": received_bytes,
         "missing": missing_indexes(indexes),
         "next_index": indexes[-1] + 1 if indexes else 0,
         "accepting_chunks": video.status == Video.Status.UPLOADING,

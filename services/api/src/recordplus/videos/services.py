@@ -15,7 +15,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Count, Max, Sum
 from django.utils import timezone
 
 from recordplus.accounts.auth import owner_of
@@ -105,6 +105,7 @@ def video_create(
     description: str = "",
     first_chunk: IO[bytes] | None = None,
     first_chunk_size: int | None = None,
+    first_chunk_field: str = "video_file",
 ) -> Video:
     """Create a video in `uploading` for the caller, with its first chunk when one is given.
 
@@ -119,7 +120,9 @@ def video_create(
     video = Video.objects.create(owner=owner_of(auth), title=title, description=description or "")
     if first_chunk is not None:
         try:
-            chunk_store(video=video, data=first_chunk, declared_size=first_chunk_size, chunk_index=0)
+            chunk_store(
+                video=video, data=first_chunk, declared_size=first_chunk_size, chunk_index=0, field=first_chunk_field
+            )
         except BaseException:
             get_store().delete_prefix(video.storage_prefix)
             video.delete()
@@ -128,7 +131,12 @@ def video_create(
 
 
 def chunk_store(
-    *, video: Video, data: IO[bytes], chunk_index: int | None, declared_size: int | None = None
+    *,
+    video: Video,
+    data: IO[bytes],
+    chunk_index: int | None,
+    declared_size: int | None = None,
+    field: str = "video_chunck",
 ) -> ChunkStored:
     """Store one chunk of `video`.
 
@@ -137,7 +145,8 @@ def chunk_store(
     at once), so the assembler recovers the order from the container itself. Re-sending an index with the same bytes is a no-op;
     different bytes are a 409. The bytes are written before the row, and the row is written
     under a lock on the video that re-checks the video still accepts chunks, so a chunk is
-    either part of the assembled video or refused — never silently dropped.
+    either part of the assembled video or refused — never silently dropped. `field` is the
+    name the client sent the bytes under, for the errors about them.
     """
     _ensure_accepting(video)
     limit = settings.MAX_CHUNK_BYTES
@@ -157,7 +166,7 @@ def chunk_store(
     try:
         if written.size == 0:
             metrics.UPLOAD_REJECTED.labels("empty").inc()
-            raise BadRequest("chunk is empty", {"field": "video_chunck"})
+            raise BadRequest(f"chunk is empty ({field})", {"field": field})
         if written.size > limit:
             metrics.UPLOAD_REJECTED.labels("too_large").inc()
             raise PayloadTooLarge(f"chunk is larger than the limit of {limit} bytes", {"max_chunk_bytes": limit})
@@ -303,11 +312,20 @@ def video_mark_stitched(*, video_id: int, source_key: str, size: int) -> None:
 
 def video_mark_ready(*, video_id: int, media: ReadyMedia) -> None:
     """The video plays: store its facts, drop the chunk rows (their objects are cleaned up by
-    the caller once this has committed). Call inside the caller's transaction when more must
-    happen atomically with it (requesting the transcript)."""
+    the caller once this has committed) and keep how many chunks and bytes were received, for
+    the upload status. Call inside the caller's transaction when more must happen atomically
+    with it (requesting the transcript)."""
     now = timezone.now()
     with transaction.atomic():
+        received = Chunk.objects.filter(video_id=video_id).aggregate(chunks=Count("pk"), bytes=Sum("size"))
+        # A second run (actors are idempotent) finds no rows left: keep the first run's counts.
+        counts = (
+            {"received_chunks": received["chunks"], "received_bytes": received["bytes"] or 0}
+            if received["chunks"]
+            else {}
+        )
         Video.objects.filter(pk=video_id).update(
+            **counts,
             status=Video.Status.READY,
             error="",
             progress=1.0,
