@@ -93,3 +93,44 @@ def test_it_sends_only_manifests_and_sources_as_build_context() -> None:
     lines = [line for line in (ROOT / ".dockerignore").read_text().splitlines() if line and not line.startswith("#")]
     assert lines[0] == "**"
     assert {"!pyproject.toml", "!uv.lock", "!services/*/pyproject.toml", "!services/*/src/**"} <= set(lines)
+
+
+def _arg_defaults(service: str) -> dict[str, str]:
+    return dict(re.findall(r"^ARG (\w+)=(\S*)$", DOCKERFILES[service].read_text(), re.M))
+
+
+def test_it_keeps_the_published_base_images_as_the_defaults() -> None:
+    for service in ("api", "assembler"):
+        assert _arg_defaults(service)["PYTHON_IMAGE"] == "python:3.11-slim-bookworm"
+    transcriber = _arg_defaults("transcriber")
+    assert transcriber["BUILD_IMAGE"] == "debian:bookworm-slim"
+    assert transcriber["RUNTIME_IMAGE"].startswith("nvidia/cuda:")
+    # A uv-managed CPython unless a build asks for the image's own (the CI builds do).
+    assert transcriber["PYTHON_PREFERENCE"] == "only-managed"
+    uv_images = {_arg_defaults(service)["UV_IMAGE"] for service in DOCKERFILES}
+    assert len(uv_images) == 1 and next(iter(uv_images)).startswith("ghcr.io/astral-sh/uv:"), uv_images
+
+
+@pytest.mark.parametrize("service", sorted(DOCKERFILES))
+def test_it_uses_no_heredocs(service: str) -> None:
+    # Buildah before 1.33, and so Debian 12's Podman that CI builds with, cannot read them.
+    assert not re.search(r"<<-?\s*['\"]?\w+", DOCKERFILES[service].read_text())
+
+
+def test_it_passes_the_ci_builds_only_arguments_the_dockerfiles_declare() -> None:
+    # A misspelt --build-arg is ignored by the builders, so the CI build would silently use a default.
+    script = (ROOT / ".ci/containers").read_text()
+    builds = re.findall(r'^timed "build: [^"]*" build (\w+) (?:.*\\\n)*.*$', script, re.M)
+    assert sorted(builds) == sorted(DOCKERFILES), builds
+    for block in re.split(r'^timed "build: ', script, flags=re.M)[1:]:
+        block = block.split("\n\n")[0]
+        service = re.match(r'[^"]*" build (\w+)', block).group(1)  # type: ignore[union-attr]
+        declared = set(re.findall(r"^ARG (\w+)", DOCKERFILES[service].read_text(), re.M))
+        passed = set(re.findall(r'--build-arg "?(\w+)=', block)) | {"UV_IMAGE"}
+        assert passed <= declared, f"{service}: {passed - declared} are not ARGs of its Dockerfile"
+
+
+def test_it_sends_the_source_folders_themselves() -> None:
+    # Buildah does not re-include a folder whose contents alone are re-included.
+    lines = (ROOT / ".dockerignore").read_text().splitlines()
+    assert "!services/*/src" in lines and lines.index("!services/*/src") < lines.index("!services/*/src/**")
