@@ -1,17 +1,39 @@
 from pathlib import Path
 
 import ninja
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import path
 from django.views.static import serve
 
 from recordplus.config.api import api
 from recordplus.config import health
 
+DOCS_ASSETS = Path(ninja.__file__).parent / "static" / "ninja"
+
+
+def docs_asset(request: HttpRequest, path: str) -> HttpResponseBase:
+    """The interactive docs' own assets (Swagger UI ships inside django-ninja): no CDN needed.
+
+    Django's static `serve` answers with a FileResponse, a synchronous iterator that Django's
+    ASGI handler warns about on every file. These files are small (a few MB at most) and cached
+    by the browser, so they are sent whole; `serve` still does the path checks, 404 and 304.
+    """
+    response = serve(request, path, document_root=DOCS_ASSETS)
+    if not response.streaming:
+        return response
+    try:
+        whole = HttpResponse(b"".join(response.streaming_content), status=response.status_code)
+        for header, value in response.items():
+            whole[header] = value
+    finally:
+        response.close()
+    return whole
+
+
 urlpatterns = [
     path("api/", api.urls),
     path("healthz", health.healthz),
     path("readyz", health.readyz),
     path("metrics", health.metrics),
-    # The interactive docs' own assets (Swagger UI ships inside django-ninja): no CDN needed.
-    path("static/ninja/<path:path>", serve, {"document_root": Path(ninja.__file__).parent / "static" / "ninja"}),
+    path("static/ninja/<path:path>", docs_asset),
 ]
