@@ -92,7 +92,12 @@ _default_db = f"sqlite:///{DATA_DIR / 'recordplus.sqlite3'}" if EMBEDDED else ""
 DATABASE_URL = envstr("DATABASE_URL", _default_db)
 if not DATABASE_URL:
     raise ImproperlyConfiguredEnv("DATABASE_URL must be set in cluster mode")
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0))}
+try:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=envint("DATABASE_CONN_MAX_AGE", 0))}
+except ValueError as exc:
+    raise ImproperlyConfiguredEnv(
+        f"DATABASE_URL is not a database URL ({exc}); use postgres://user:pass@host:5432/db or sqlite:////path/db.sqlite3"
+    ) from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Chunk uploads write concurrently with the in-process workers: wait for the lock
     # instead of failing, and use WAL so readers never block the writer.

@@ -99,7 +99,7 @@ def int_field(parsed: Parsed, name: str, *, path_value: int | None = None, requi
         raise BadRequest(f"{name} must be an integer, got {str(value)[:40]!r}", {"field": name})
     number = int(str(value).strip())
     if not -(2**31) < number < 2**31:
-        raise BadRequest(f"{name} is out of range: {number}", {"field": name})
+        raise BadRequest(f"{name} is out of range: {str(number)[:40]}", {"field": name})
     return number
 
 
