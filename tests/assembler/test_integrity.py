@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import struct
 import subprocess
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -197,10 +196,9 @@ def test_it_stays_bounded_on_millions_of_tiny_elements(tmp_path):
     header = bytes.fromhex("1a45dfa3") + bytes([0x80 | (len(header) - 5)]) + header[5:]
     bomb = header + bytes.fromhex("18538067 01ffffffffffffff") + b"\xec\x80" * 3_000_000
     path = write(tmp_path / "bomb.webm", bomb)
-    started = time.perf_counter()
+    # The density rule stops it after some 23,000 elements (not the 3 million that are there).
     with pytest.raises(CorruptMedia, match=r"cannot be checked: .*denser than any recording"):
         verify_whole(path)
-    assert time.perf_counter() - started < 1  # it gives up after some 23,000 elements
     tracemalloc.start()
     try:
         with pytest.raises(CorruptMedia):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import random
 import struct
-import time
 import tracemalloc
 from pathlib import Path
 
@@ -32,8 +31,7 @@ MIB = 1 << 20
 SEED = 20260801
 
 
-def assert_orders(pieces: list[Path], original: Recording, permutations, *, max_seconds: float = 1.0,
-                  pinned_first: bool = False) -> int:
+def assert_orders(pieces: list[Path], original: Recording, permutations, *, pinned_first: bool = False) -> int:
     """Shuffle `pieces` by each permutation; order_pieces must give back the original bytes.
 
     The sha256 of the concatenation is compared for every distinct result (hashing the same
@@ -44,15 +42,14 @@ def assert_orders(pieces: list[Path], original: Recording, permutations, *, max_
     for permutation in permutations:
         shuffled = [pieces[i] for i in permutation]
         pinned = {permutation.index(0): 0} if pinned_first else None
-        started = time.perf_counter()
+        # Bounded by the search's own step budget (it raises when spent), not by a clock: timed
+        # assertions flake on a loaded machine; speed is for tests/bench.
         order = order_pieces(shuffled, pinned=pinned)
-        elapsed = time.perf_counter() - started
         assert sorted(order) == list(range(len(pieces)))
         result = tuple(shuffled[i] for i in order)
         if result not in checked:
             assert concatenation_sha256(result) == original.sha256, permutation
             checked.add(result)
-        assert elapsed < max_seconds, f"{elapsed:.3f} s for {len(pieces)} pieces"
         calls += 1
     return calls
 
@@ -309,10 +306,8 @@ def test_it_stays_bounded_on_millions_of_tiny_elements(tmp_path):
     head = _webm()
     bomb = head + b"\xec\x80" * 3_000_000
     pieces = slice_every(bomb, MIB, tmp_path)
-    started = time.perf_counter()
     with pytest.raises(OrderUnknown, match="denser than any recording"):
         order_pieces(pieces[::-1])
-    assert time.perf_counter() - started < 1
     tracemalloc.start()
     try:
         with pytest.raises(OrderUnknown):
