@@ -27,7 +27,7 @@ MiB = 1024 * 1024
 
 @pytest.fixture(scope="session")
 def webm(tmp_path_factory: pytest.TempPathFactory) -> bytes:
-    data = make_webm(tmp_path_factory.mktemp("media") / "extension.webm", seconds=5, bitrate="8M").read_bytes()
+    data = make_webm(tmp_path_factory.mktemp("media") / "extension.webm", seconds=5, size="1280x720", bitrate="8M").read_bytes()
     assert len(data) > 3 * MiB, "the recording must give at least four 1 MiB pieces"
     return data
 
