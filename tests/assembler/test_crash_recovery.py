@@ -58,7 +58,13 @@ def assert_converged(stack: Stack, video_id: int, webm: bytes) -> None:
     assert video["status"] == "ready", video
     assert video["progress"] == 1.0
     assert fetch(stack, f"/api/record/videos/{video_id}/original").content == webm
+    # The chunk objects are removed right after `ready` commits (never before: a crash in between
+    # must still be able to stitch again), so wait for that clean-up to finish, with a deadline.
+    deadline = time.monotonic() + 60
     names = stored_names(stack, video["public_id"])
+    while not set(names) <= ALLOWED and time.monotonic() < deadline:
+        time.sleep(0.2)
+        names = stored_names(stack, video["public_id"])
     assert EXPECTED <= set(names), names
     assert set(names) <= ALLOWED, f"leftovers or duplicates: {names}"
     if stack.mode == "cluster":
