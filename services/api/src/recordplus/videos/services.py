@@ -387,6 +387,18 @@ def video_delete(*, video: Video) -> None:
     logger.info("video %s deleted", video.pk)
 
 
+def video_rename(*, video: Video, title: str) -> Video:
+    """Give the video a new title (not blank, at most 255 characters, like at creation)."""
+    title = title.strip()
+    if not title:
+        raise BadRequest("the title must not be blank", {"field": "title"})
+    if len(title) > 255:
+        raise BadRequest(f"the title is {len(title)} characters; at most 255", {"field": "title"})
+    Video.objects.filter(pk=video.pk).update(title=title, updated_at=timezone.now())
+    video.title = title
+    return video
+
+
 def video_reconcile(*, stale_seconds: float | None) -> list[int]:
     """Re-enqueue assembly for videos the database says are unfinished.
 
