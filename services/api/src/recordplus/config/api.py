@@ -15,7 +15,7 @@ from ninja.openapi.schema import OpenAPISchema
 from ninja.security.base import AuthBase
 
 from recordplus.accounts.auth import authenticate
-from recordplus.core.errors import RecordPlusError, error_body
+from recordplus.core.errors import RecordPlusError, TooManyRequests, error_body
 from recordplus.transcripts.api import router as transcripts_router
 from recordplus.videos.api import router as videos_router
 
@@ -102,7 +102,10 @@ def _error(request: HttpRequest, status: int, message: str, detail: object = Non
 
 @api.exception_handler(RecordPlusError)
 def on_recordplus_error(request: HttpRequest, exc: RecordPlusError) -> HttpResponse:
-    return _error(request, exc.status, exc.message, exc.detail)
+    response = _error(request, exc.status, exc.message, exc.detail)
+    if isinstance(exc, TooManyRequests):
+        response["Retry-After"] = str(exc.retry_after)  # RFC 9110 §10.2.3, in seconds
+    return response
 
 
 @api.exception_handler(NinjaValidationError)

@@ -47,12 +47,15 @@ PUBLIC_URL = envstr("PUBLIC_URL", "").rstrip("/")
 INSTALLED_APPS = [
     "django.contrib.auth",
     "django.contrib.contenttypes",
+    "django.contrib.sessions",  # the web app's sign-in (recordplus.web)
     "django.contrib.staticfiles",
     "corsheaders",
     "ninja",  # its templates and bundled Swagger UI: the docs work offline
     "recordplus.accounts",
     "recordplus.videos",
     "recordplus.transcripts",
+    "recordplus.sharing",
+    "recordplus.web",
 ]
 # Worker apps are present when their package is installed (the API image has neither);
 # the API itself never imports them, it only sends messages by actor name.
@@ -67,10 +70,16 @@ MIDDLEWARE = [
     "recordplus.core.middleware.metrics_middleware",
     "recordplus.core.middleware.api_errors",
     "recordplus.accounts.upload_urls.upload_urls",
+    "recordplus.core.rate_limit.rate_limit",
     "recordplus.core.middleware.legacy_paths",
     "corsheaders.middleware.CorsMiddleware",
     "recordplus.core.middleware.cross_origin_guard",
     "django.middleware.common.CommonMiddleware",
+    # The web app's sessions. Ninja's views are CSRF-exempt (tokens, upload URLs and the
+    # extension send none); a session used on the API is CSRF-checked by accounts.auth instead.
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
 ]
 
 ROOT_URLCONF = "recordplus.config.urls"
@@ -136,6 +145,11 @@ if not (BROKER_URL.startswith("memory://") or BROKER_URL.startswith(("amqp://", 
     raise ImproperlyConfiguredEnv(f"BROKER_URL={BROKER_URL!r} must be memory:// or amqp(s)://")
 WORKER_THREADS = envint("WORKER_THREADS", 2, minimum=1)
 WORKER_METRICS_PORT = envint("WORKER_METRICS_PORT", 9191, minimum=0)
+# `recordplus serve`: a second listener for /metrics and /readyz, which the public port then
+# answers 404 (keeps them off an ingress that routes "/"); 0 serves them on the public port.
+METRICS_PORT = envint("METRICS_PORT", 0, minimum=0)
+if METRICS_PORT > 65535:
+    raise ImproperlyConfiguredEnv(f"METRICS_PORT={METRICS_PORT} is not a TCP port; use 1-65535, or 0 for none")
 # Claims of one video's assembly before it is failed (a job that kills its worker counts too).
 ASSEMBLE_MAX_ATTEMPTS = envint("ASSEMBLE_MAX_ATTEMPTS", 6, minimum=1)
 # Videos left `assembling` longer than this without a result are re-enqueued by the reconciler.
@@ -151,6 +165,20 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = None  # chunk size is enforced by MAX_CHUNK_BYTES 
 # Finalize waits up to this long for chunk requests that are still being received.
 FINALIZE_SETTLE_SECONDS = envfloat("FINALIZE_SETTLE_SECONDS", 3.0, minimum=0)
 
+# --- limits and quotas (README: "Limits and quotas") ---------------------------------------
+# Unfinished uploads idle this long become `expired` (chunks removed); 0 = never.
+UPLOAD_EXPIRY_SECONDS = envint("UPLOAD_EXPIRY_SECONDS", 24 * 60 * 60, minimum=0)
+# Per user (anonymous callers share one pool); 0 = no limit.
+QUOTA_OPEN_VIDEOS = envint("QUOTA_OPEN_VIDEOS", 500, minimum=0)
+QUOTA_BYTES = envint("QUOTA_BYTES", 0 if EMBEDDED else 100 * 1024**3, minimum=0)
+# Per token, upload URL or (anonymous) client address, per API process; 0 = no limit.
+RATE_LIMIT_REQUESTS_PER_MINUTE = envint("RATE_LIMIT_REQUESTS_PER_MINUTE", 0 if EMBEDDED else 1200, minimum=0)
+# Assemblies (and transcriptions) of one user running at once; others wait their turn.
+MAX_CONCURRENT_JOBS_PER_USER = envint("MAX_CONCURRENT_JOBS_PER_USER", 2, minimum=0)
+# A claimed assembly's lease, renewed every third of it while the worker lives; a worker that
+# died is taken over once it runs out.
+ASSEMBLE_LEASE_SECONDS = envint("ASSEMBLE_LEASE_SECONDS", 60, minimum=3)
+
 # --- access ------------------------------------------------------------------------------
 ALLOW_ANONYMOUS = envbool("ALLOW_ANONYMOUS", EMBEDDED and _LOOPBACK)
 CORS_ALLOWED_ORIGIN_REGEXES = envlist("CORS_ALLOWED_ORIGIN_REGEXES", r"^chrome-extension://[a-p]{32}$")
@@ -164,6 +192,15 @@ CORS_ALLOW_HEADERS = (
     "x-requested-with",
 )
 CORS_EXPOSE_HEADERS = ("content-range", "accept-ranges", "content-length", "etag")
+
+# --- web app (recordplus.web) ------------------------------------------------------------
+LOGIN_URL = "web:login"
+SESSION_COOKIE_AGE = envint("SESSION_COOKIE_AGE", 14 * 24 * 3600, minimum=60)
+# Behind TLS (PUBLIC_URL https://…) the cookies are only sent over HTTPS.
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", PUBLIC_URL.startswith("https://"))
+SESSION_COOKIE_SAMESITE = CSRF_COOKIE_SAMESITE = "Lax"
+# The origin users reach (behind an ingress whose Host differs) may post the web app's forms.
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "/".join(PUBLIC_URL.split("/")[:3]) if PUBLIC_URL else "")
 
 # --- logging -----------------------------------------------------------------------------
 LOG_LEVEL = envchoice("LOG_LEVEL", "info", ("debug", "info", "warning", "error"))

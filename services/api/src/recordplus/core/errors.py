@@ -71,6 +71,13 @@ class LengthRequired(RecordPlusError):
     code = "length_required"
 
 
+class Gone(RecordPlusError):
+    """The upload expired (idle longer than UPLOAD_EXPIRY_SECONDS); its chunks were removed."""
+
+    status = 410
+    code = "gone"
+
+
 class PayloadTooLarge(RecordPlusError):
     """A chunk is bigger than MAX_CHUNK_BYTES."""
 
@@ -87,6 +94,26 @@ class RangeNotSatisfiable(RecordPlusError):
     def __init__(self, message: str, size: int) -> None:
         super().__init__(message, {"size": size})
         self.size = size
+
+
+class TooManyRequests(RecordPlusError):
+    """A quota or the request rate limit is reached; `retry_after` seconds tell when to try again
+    (sent as the Retry-After header)."""
+
+    status = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, detail: Any = None, *, retry_after: int = 60) -> None:
+        super().__init__(message, detail)
+        self.retry_after = max(int(retry_after), 1)
+
+
+class VideoDeleted(RecordPlusError):
+    """The video was deleted by its owner while a worker was processing it; the job stops."""
+
+    status = 404
+    code = "not_found"
+    reason = "deleted"
 
 
 class ServiceUnavailable(RecordPlusError):
