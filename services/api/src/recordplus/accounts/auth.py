@@ -27,6 +27,9 @@ ANONYMOUS = Anonymous()
 def authenticate(request: HttpRequest) -> Any:
     """Ninja auth callable: the owner of the upload URL the request came through, a user for a
     valid token, ANONYMOUS when allowed, else 401."""
+    media_grant = getattr(request, "media_grant", None)
+    if media_grant is not None:  # a signed media URL, checked by videos.media_links.signed_media
+        return media_grant
     upload_url = getattr(request, "upload_url", None)
     if upload_url is not None:  # checked and restricted by accounts.upload_urls
         return upload_url.user or ANONYMOUS
