@@ -78,6 +78,8 @@ def cross_origin_guard(get_response: Handler) -> Handler:
     def middleware(request: HttpRequest) -> HttpResponse:
         if not request.path_info.startswith("/api/") or getattr(request, "upload_url", None) is not None:
             return get_response(request)
+        if getattr(request, "media_grant", None) is not None:  # a signed media URL: any page may embed it
+            return get_response(request)
         origin = foreign_origin(request)
         if origin is not None:
             metrics.UPLOAD_REJECTED.labels("foreign_origin").inc()
