@@ -117,6 +117,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             # Like Jupyter's token URL: what to paste as the extension's base URL.
             print(f"RecordPlus upload URL for the browser extension: {_local_upload_url(settings, base)}", flush=True)
     get_store().ensure_ready()
+    metrics_listener = None
+    if settings.METRICS_PORT:
+        from recordplus.config import metrics_server
+
+        metrics_listener = metrics_server.start(args.host, settings.METRICS_PORT, public_port=args.port)
     stop = threading.Event()
     threading.Thread(
         target=_reconcile_loop, args=(stop, 60.0, settings.RECONCILE_STALE_SECONDS), daemon=True, name="reconciler"
@@ -137,6 +142,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     finally:
         stop.set()
+        if metrics_listener is not None:
+            metrics_listener.shutdown()
         if worker is not None:
             worker.stop(timeout=10_000)
     return 0

@@ -150,6 +150,11 @@ WORKER_METRICS_PORT = envint("WORKER_METRICS_PORT", 9191, minimum=0)
 METRICS_PORT = envint("METRICS_PORT", 0, minimum=0)
 if METRICS_PORT > 65535:
     raise ImproperlyConfiguredEnv(f"METRICS_PORT={METRICS_PORT} is not a TCP port; use 1-65535, or 0 for none")
+# `recordplus serve`: a second listener for /metrics and /readyz, which the public port then
+# answers 404 (keeps them off an ingress that routes "/"); 0 serves them on the public port.
+METRICS_PORT = envint("METRICS_PORT", 0, minimum=0)
+if METRICS_PORT > 65535:
+    raise ImproperlyConfiguredEnv(f"METRICS_PORT={METRICS_PORT} is not a TCP port; use 1-65535, or 0 for none")
 # Claims of one video's assembly before it is failed (a job that kills its worker counts too).
 ASSEMBLE_MAX_ATTEMPTS = envint("ASSEMBLE_MAX_ATTEMPTS", 6, minimum=1)
 # Videos left `assembling` longer than this without a result are re-enqueued by the reconciler.

@@ -1,6 +1,7 @@
 from pathlib import Path
 
 import ninja
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.urls import path
 from django.views.static import serve
@@ -33,7 +34,9 @@ def docs_asset(request: HttpRequest, path: str) -> HttpResponseBase:
 urlpatterns = [
     path("api/", api.urls),
     path("healthz", health.healthz),
-    path("readyz", health.readyz),
-    path("metrics", health.metrics),
     path("static/ninja/<path:path>", docs_asset),
 ]
+if not settings.METRICS_PORT:
+    # With METRICS_PORT set only the metrics listener (config/metrics_server.py) serves them, so
+    # an ingress routing "/" to this port cannot reach the metrics or the readiness details.
+    urlpatterns += [path("readyz", health.readyz), path("metrics", health.metrics)]
