@@ -20,6 +20,8 @@ class Video(models.Model):
         ASSEMBLING = "assembling"
         READY = "ready"
         FAILED = "failed"
+        # An unfinished upload left idle longer than UPLOAD_EXPIRY_SECONDS; its chunks are gone.
+        EXPIRED = "expired"
 
     public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
     owner = models.ForeignKey(
@@ -57,6 +59,12 @@ class Video(models.Model):
     # Bumped each time a worker claims the assembly, so a job that kills its worker still
     # uses up an attempt (see recordplus.core.jobs).
     assembly_attempts = models.PositiveIntegerField(default=0)
+    # Held by the worker running the assembly, renewed while it lives (ASSEMBLE_LEASE_SECONDS):
+    # another claim (a reconciler's duplicate message) waits until it has run out.
+    assembly_lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # The total the client declared (finalize's chunk_count, or `last` on a chunk): when every
+    # index below it is there, assembly starts without the settle window.
+    declared_chunks = models.PositiveIntegerField(null=True, blank=True)
     ready_at = models.DateTimeField(null=True, blank=True)
     # What the upload brought, kept when the chunk rows are dropped at `ready` (null before).
     received_chunks = models.PositiveIntegerField(null=True, blank=True)
