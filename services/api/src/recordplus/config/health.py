@@ -24,6 +24,13 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 def readyz(request: HttpRequest) -> JsonResponse:
     """Database, storage and broker are reachable; 503 naming what is not."""
+    ready, checks = readiness()
+    return JsonResponse({"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503)
+
+
+def readiness() -> tuple[bool, dict[str, str]]:
+    """Whether database, storage and broker all answer, and what each said (also served by
+    the metrics listener, recordplus.config.metrics_server)."""
     checks: dict[str, str] = {}
     for name, probe in (("database", _ping_database), ("storage", lambda: get_store().ping()), ("broker", messaging.ping)):
         try:
@@ -31,8 +38,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
             checks[name] = "ok"
         except Exception as exc:  # report any failure as not ready, with its reason
             checks[name] = f"error: {type(exc).__name__}: {exc}"[:300]
-    ready = all(value == "ok" for value in checks.values())
-    return JsonResponse({"status": "ready" if ready else "not ready", "checks": checks}, status=200 if ready else 503)
+    return all(value == "ok" for value in checks.values()), checks
 
 
 def _ping_database() -> None:
