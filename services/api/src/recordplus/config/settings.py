@@ -72,6 +72,7 @@ MIDDLEWARE = [
     "recordplus.accounts.upload_urls.upload_urls",
     "recordplus.core.rate_limit.rate_limit",
     "recordplus.core.middleware.legacy_paths",
+    "recordplus.videos.media_links.signed_media",
     "corsheaders.middleware.CorsMiddleware",
     "recordplus.core.middleware.cross_origin_guard",
     "django.middleware.common.CommonMiddleware",
