@@ -137,6 +137,11 @@ STORAGES = {"staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.Stati
 
 # How stream_video serves S3 objects: a 302 to a presigned URL, or proxied through the API.
 STREAM_MODE = envchoice("STREAM_MODE", "redirect", ("redirect", "proxy"))
+# Signed media URLs (videos.media_links) are keyed from MEDIA_URL_SECRET, else from SECRET_KEY as
+# configured; with neither (embedded), from a random secret kept in DATA_DIR/media-url.secret.
+# Each stays valid MEDIA_URL_TTL_SECONDS from the response that carried it.
+MEDIA_URL_SECRET = envstr("MEDIA_URL_SECRET", "") or envstr("SECRET_KEY", "")
+MEDIA_URL_TTL_SECONDS = envint("MEDIA_URL_TTL_SECONDS", 3600, minimum=1)
 
 # --- broker ------------------------------------------------------------------------------
 BROKER_URL = envstr("BROKER_URL", "memory://" if EMBEDDED else "")
