@@ -136,6 +136,14 @@ class MediaRejected(RecordPlusError):
     reason = "rejected"
 
 
+class MediaBeyondLimits(MediaRejected):
+    """The upload claims more than this server processes (an absurd sample rate, frame rate or
+    frame size, a duration over MAX_VIDEO_SECONDS or beyond its bytes, a pixel budget over
+    FFMPEG_TIMEOUT_SECONDS): refused for good, the message names the limit."""
+
+    reason = "limits"
+
+
 class JobFailed(RecordPlusError):
     """A background job recorded its failure for good (the row says why); never retried."""
 
