@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -29,8 +30,15 @@ from tests.needs import IN_CI, require  # noqa: F401 - re-exported for the test 
 
 ROOT = Path(__file__).resolve().parent.parent
 RECORDPLUS = shutil.which("recordplus", path=str(Path(sys.executable).parent)) or "recordplus"
+# Where the cluster tests find PostgreSQL and RabbitMQ (.ci/run starts private ones and sets
+# these; the defaults are a developer machine's own servers). TEST_POSTGRES_URL is a superuser
+# URL (databases are created and dropped per run); TEST_RABBITMQ_URL names no vhost (one is
+# made per run with TEST_RABBITMQCTL, default: rabbitmqctl on PATH).
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-RABBITMQ_HOST = os.environ.get("TEST_RABBITMQ_HOST", "127.0.0.1")
+RABBITMQ_URL = os.environ.get(
+    "TEST_RABBITMQ_URL", f"amqp://guest:guest@{os.environ.get('TEST_RABBITMQ_HOST', '127.0.0.1')}:5672/"
+)
+RABBITMQ_HOST = urlsplit(RABBITMQ_URL).hostname or "127.0.0.1"
 # Keys the stacks set themselves; anything like them in the caller's environment is dropped.
 _STACK_PREFIXES = ("RECORDPLUS_", "DATABASE_", "S3_", "BROKER_", "STORAGE_", "STREAM_", "ALLOW_", "WORKER_")
 
@@ -241,7 +249,9 @@ def moto_server() -> Iterator[str]:
 @contextmanager
 def fresh_postgres_database() -> Iterator[str]:
     """A new, empty PostgreSQL database, dropped afterwards."""
-    require(port_open("127.0.0.1", 5432), "PostgreSQL on 127.0.0.1:5432")
+    admin = urlsplit(POSTGRES_ADMIN_URL)
+    host, port = admin.hostname or "127.0.0.1", admin.port or 5432
+    require(port_open(host, port), f"PostgreSQL on {host}:{port} (TEST_POSTGRES_URL)")
     import psycopg
 
     name = f"recordplus_test_{uuid.uuid4().hex[:10]}"
@@ -257,14 +267,17 @@ def fresh_postgres_database() -> Iterator[str]:
 @contextmanager
 def fresh_rabbitmq_vhost() -> Iterator[str]:
     """A new RabbitMQ virtual host, so no stale message reaches a test's worker."""
-    require(port_open(RABBITMQ_HOST, 5672), f"RabbitMQ on {RABBITMQ_HOST}:5672")
-    ctl = shutil.which("rabbitmqctl")
-    require(ctl is not None, "rabbitmqctl (to create a virtual host per test run)")
+    broker = urlsplit(RABBITMQ_URL)
+    port = broker.port or 5672
+    require(port_open(RABBITMQ_HOST, port), f"RabbitMQ on {RABBITMQ_HOST}:{port} (TEST_RABBITMQ_URL)")
+    ctl = os.environ.get("TEST_RABBITMQCTL") or shutil.which("rabbitmqctl")
+    require(ctl is not None, "rabbitmqctl (to create a virtual host per test run; TEST_RABBITMQCTL)")
     vhost = f"recordplus-test-{uuid.uuid4().hex[:8]}"
     subprocess.run([ctl, "add_vhost", vhost], check=True, capture_output=True, timeout=60)
-    subprocess.run([ctl, "set_permissions", "-p", vhost, "guest", ".*", ".*", ".*"], check=True, capture_output=True, timeout=60)
+    user = broker.username or "guest"
+    subprocess.run([ctl, "set_permissions", "-p", vhost, user, ".*", ".*", ".*"], check=True, capture_output=True, timeout=60)
     try:
-        yield f"amqp://guest:guest@{RABBITMQ_HOST}:5672/{vhost}"
+        yield f"{broker.scheme}://{broker.netloc}/{vhost}"
     finally:
         subprocess.run([ctl, "delete_vhost", vhost], capture_output=True, timeout=60)
 
