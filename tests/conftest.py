@@ -41,9 +41,19 @@ RABBITMQ_URL = os.environ.get(
 RABBITMQ_HOST = urlsplit(RABBITMQ_URL).hostname or "127.0.0.1"
 # Keys the stacks set themselves; anything like them in the caller's environment is dropped.
 _STACK_PREFIXES = ("RECORDPLUS_", "DATABASE_", "S3_", "BROKER_", "STORAGE_", "STREAM_", "ALLOW_", "WORKER_", "MEDIA_URL_")
-# In-process tests sign media URLs with this key, so none writes DATA_DIR/media-url.secret into
-# the checkout; stacks never inherit it (MEDIA_URL_ above), so theirs keep the embedded default.
-os.environ.setdefault("MEDIA_URL_SECRET", "in-process-tests-only")
+# Stacks never inherit MEDIA_URL_* (above), so theirs keep the embedded default key file.
+
+
+def _in_process_media_url_key() -> None:
+    """In-process tests sign media URLs with a fixed key, so none writes DATA_DIR/media-url.secret
+    into the checkout (pytest-django has loaded the settings before this module runs)."""
+    from django.conf import settings
+
+    if settings.configured and not settings.MEDIA_URL_SECRET:
+        settings.MEDIA_URL_SECRET = "in-process-tests-only"
+
+
+_in_process_media_url_key()
 
 # The settings every test stack shares: small enough limits to test, short settle window.
 TEST_MAX_CHUNK_BYTES = 16 * 1024 * 1024
