@@ -9,6 +9,7 @@ from ninja import Router
 
 from recordplus.transcripts import selectors, services
 from recordplus.transcripts.schemas import TranscriptOut, TranscriptRequestedOut
+from recordplus.videos.media_links import video_for
 from recordplus.videos.selectors import video_get_for_user
 
 router = Router(tags=["transcripts"])
@@ -25,9 +26,17 @@ _TRANSCRIPT_DOCS = {
                 "text/plain": {"schema": {"type": "string"}},
             },
         },
+        "403": {"description": "A signed URL that is altered, for another format or video, or expired", "content": _ERROR},
         "404": {"description": "No such video (or not yours), or no transcript yet", "content": _ERROR},
         "409": {"description": "The transcript is not done yet (text formats)", "content": _ERROR},
-    }
+    },
+    # A signed URL from the video's `signed_urls.transcript` needs no token (a <track src=…>).
+    "parameters": [
+        {"in": "query", "name": "expires", "required": False, "schema": {"type": "integer"},
+         "description": "With `sig`: a signed transcript URL — the unix second it stops working."},
+        {"in": "query", "name": "sig", "required": False, "schema": {"type": "string"},
+         "description": "With `expires`: the URL's signature, bound to this video and format."},
+    ],
 }
 _RERUN_DOCS = {
     "responses": {
@@ -44,7 +53,7 @@ _RERUN_DOCS = {
     openapi_extra=_TRANSCRIPT_DOCS,
 )
 def get_transcript(request: HttpRequest, video_id: int, format: Literal["json", "vtt", "srt", "txt"] = "json"):
-    video = video_get_for_user(video_id, request.auth)
+    video = video_for(request.auth, video_id, f"transcript.{format}")
     transcript = selectors.transcript_get_for_video(video)
     if format == "json":
         return transcript

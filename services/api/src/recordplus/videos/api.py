@@ -6,19 +6,21 @@ are folded onto them by recordplus.core.middleware.legacy_paths.
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponseBase, HttpResponseRedirect
+from urllib.parse import urlencode
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from ninja import Router
 from ninja.constants import NOT_SET
 
 from recordplus.videos import requests as req
-from recordplus.videos import selectors, services, streaming
+from recordplus.videos import media_links, selectors, services, streaming
 from recordplus.videos.media_urls import stored_object
 from recordplus.videos.schemas import ChunkOut, ErrorOut, MessageOut, UploadStatusOut, VideoCreatedOut, VideoOut
 
 router = Router(tags=["videos"])
 
 # Every client error is the same JSON body; listed so the OpenAPI schema documents them.
-CLIENT_ERRORS = frozenset({400, 401, 404, 409, 411, 413})
+CLIENT_ERRORS = frozenset({400, 401, 403, 404, 409, 411, 413})
 
 # The handlers read requests themselves (videos.requests accepts every spelling clients send),
 # so Ninja sees no body parameters. What they accept is documented here, through openapi_extra
@@ -45,7 +47,11 @@ _CHUNK_INDEX = {
 _VIDEO_ID = {"type": "integer", "description": "The video's id; here, in the query string or in the path."}
 _PATH_VIDEO_ID = {"type": "integer", "description": "Optional; when sent, it must equal the id in the path."}
 _TITLE = {"type": "string", "maxLength": 255, "description": "Required, not blank, at most 255 characters."}
-_DESCRIPTION = {"type": "string", "description": "Free text; empty when left out."}
+_DESCRIPTION = {
+    "type": "string",
+    "maxLength": req.DESCRIPTION_MAX_CHARS,
+    "description": f"Free text, at most {req.DESCRIPTION_MAX_CHARS} characters (400 beyond); empty when left out.",
+}
 _RAW_CONTENT = {kind: {"schema": _FILE} for kind in _RAW_TYPES}
 _ERROR = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
 
@@ -89,7 +95,7 @@ _CREATE_DOCS = {
     },
     "parameters": [
         _query("title", {"type": "string", "maxLength": 255}, "The title, when the body is a raw first chunk."),
-        _query("description", {"type": "string"}, "The description, when the body is a raw first chunk."),
+        _query("description", {"type": "string", "maxLength": req.DESCRIPTION_MAX_CHARS}, "The description, when the body is a raw first chunk."),
     ],
 }
 
@@ -136,6 +142,16 @@ def _finalize_docs(*, by_path: bool) -> dict:
     return docs
 
 
+_SIGNED_PARAMETERS = [
+    _query(
+        "expires",
+        {"type": "integer"},
+        "With `sig`: a signed URL from the video's `signed_urls` (no token needed) — the unix second it stops working.",
+    ),
+    _query("sig", {"type": "string"}, "With `expires`: the URL's signature (403 when altered, for another file, or expired)."),
+]
+
+
 def _media_docs(media_types: tuple[str, ...]) -> dict:
     content = {kind: {"schema": _FILE} for kind in media_types}
     return {
@@ -146,13 +162,15 @@ def _media_docs(media_types: tuple[str, ...]) -> dict:
                 "required": False,
                 "schema": {"type": "string", "example": "bytes=0-1023"},
                 "description": "RFC 9110 byte range; If-Range and If-None-Match (ETag) are honoured too.",
-            }
+            },
+            *_SIGNED_PARAMETERS,
         ],
         "responses": {
             "200": {"description": "The whole file", "content": content},
             "206": {"description": "The requested range", "content": content},
             "304": {"description": "Not modified (If-None-Match)"},
             "302": {"description": "Cluster mode: a short-lived presigned storage URL (Location)"},
+            "403": {"description": "A signed URL that is altered, for another file, or expired", "content": _ERROR},
             "404": {"description": "No such video (or not yours)", "content": _ERROR},
             "409": {"description": "Not ready yet", "content": _ERROR},
             "416": {"description": "The range cannot be satisfied", "content": _ERROR},
@@ -175,7 +193,7 @@ def create_video(request: HttpRequest):
     video = services.video_create(
         auth=request.auth,
         title=req.text_field(parsed, "title"),
-        description=req.text_field(parsed, "description"),
+        description=req.text_field(parsed, "description", max_length=req.DESCRIPTION_MAX_CHARS),
         first_chunk=first,
         first_chunk_size=first_size,
         first_chunk_field=req.chunk_field(parsed),
@@ -183,9 +201,51 @@ def create_video(request: HttpRequest):
     return 201, {"video_id": video.pk, "public_id": video.public_id, "status": video.status}
 
 
-@router.get("/videos", response={200: list[VideoOut], CLIENT_ERRORS: ErrorOut}, summary="List your videos, newest first")
-def list_videos(request: HttpRequest):
-    return selectors.video_list_for_user(request.auth)
+_LIST_DOCS = {
+    "parameters": [
+        _query(
+            "limit",
+            {"type": "integer", "minimum": 1, "maximum": req.LIST_LIMIT_MAX, "default": req.LIST_LIMIT_DEFAULT},
+            f"Videos per page: {req.LIST_LIMIT_DEFAULT} by default, at most {req.LIST_LIMIT_MAX}.",
+        ),
+        _query(
+            "cursor",
+            {"type": "string"},
+            "Where the page starts: the X-Next-Cursor header of the previous page (opaque). Absent: the newest videos.",
+        ),
+    ],
+    "responses": {
+        200: {  # an int, as Ninja keys its own responses: merged into the documented list schema
+            "description": (
+                "One page, newest first, as a plain list. When there are more, the headers give the next page: "
+                "`X-Next-Cursor` (pass it as `cursor`) and `Link: <…>; rel=\"next\"`."
+            ),
+            "headers": {
+                "X-Next-Cursor": {"description": "The `cursor` of the next page; absent on the last.", "schema": {"type": "string"}},
+                "Link": {"description": "RFC 8288: the next page's URL with rel=\"next\".", "schema": {"type": "string"}},
+            },
+        }
+    },
+}
+
+
+def _next_page_url(request: HttpRequest, limit: int, cursor: str) -> str:
+    return request.build_absolute_uri(f"{request.path}?{urlencode({'limit': limit, 'cursor': cursor})}")
+
+
+@router.get(
+    "/videos",
+    response={200: list[VideoOut], CLIENT_ERRORS: ErrorOut},
+    summary="List your videos, newest first, a page at a time",
+    openapi_extra=_LIST_DOCS,
+)
+def list_videos(request: HttpRequest, response: HttpResponse):
+    limit = req.list_limit(request)
+    page = selectors.video_page_for_user(request.auth, limit=limit, cursor=request.GET.get("cursor"))
+    if page.next_cursor:
+        response["X-Next-Cursor"] = page.next_cursor
+        response["Link"] = f'<{_next_page_url(request, limit, page.next_cursor)}>; rel="next"'
+    return page.videos
 
 
 def _store_chunk(request: HttpRequest, path_video_id: int | None) -> dict:
@@ -282,7 +342,7 @@ def get_upload_status(request: HttpRequest, video_id: int):
 
 
 def _serve(request: HttpRequest, video_id: int, what: str) -> HttpResponseBase:
-    obj, redirect = stored_object(selectors.video_get_for_user(video_id, request.auth), what)
+    obj, redirect = stored_object(media_links.video_for(request.auth, video_id, what), what)
     return HttpResponseRedirect(redirect) if redirect else streaming.serve(request, obj)
 
 

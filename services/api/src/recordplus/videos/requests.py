@@ -19,6 +19,12 @@ CHUNK_FIELDS = ("video_chunck", "video_chunk", "video_file", "chunk", "file")
 FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
 JSON_BODY_LIMIT = 64 * 1024  # JSON carries ids and titles, never chunk bytes
 _INTEGER = re.compile(r"-?[0-9]{1,18}")
+# A description is free text, not a file: bounded so one video cannot hold megabytes of it and a
+# list of videos stays small (GET videos returns them).
+DESCRIPTION_MAX_CHARS = 5000
+# GET videos: how many videos one page holds by default, and at most.
+LIST_LIMIT_DEFAULT = 50
+LIST_LIMIT_MAX = 200
 
 
 @dataclass
@@ -103,7 +109,9 @@ def int_field(parsed: Parsed, name: str, *, path_value: int | None = None, requi
     return number
 
 
-def text_field(parsed: Parsed, name: str, default: str = "") -> str:
+def text_field(parsed: Parsed, name: str, default: str = "", *, max_length: int | None = None) -> str:
+    """A text field; 400 when it is not a string, holds characters no database stores, or is
+    longer than `max_length` characters."""
     value = parsed.fields.get(name, default)
     if value is None:
         return default
@@ -111,7 +119,25 @@ def text_field(parsed: Parsed, name: str, default: str = "") -> str:
         raise BadRequest(f"{name} must be a string", {"field": name})
     if "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value):
         raise BadRequest(f"{name} contains characters that cannot be stored (NUL or lone surrogates)", {"field": name})
+    if max_length is not None and len(value) > max_length:
+        raise BadRequest(
+            f"{name} is {len(value)} characters; at most {max_length} are allowed",
+            {"field": name, "max_length": max_length},
+        )
     return value
+
+
+def list_limit(request: HttpRequest) -> int:
+    """`limit` of a list call: LIST_LIMIT_DEFAULT when absent; 400 unless 1 to LIST_LIMIT_MAX."""
+    raw = request.GET.get("limit")
+    if raw is None or raw == "":
+        return LIST_LIMIT_DEFAULT
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 4 and 1 <= int(raw) <= LIST_LIMIT_MAX):
+        raise BadRequest(
+            f"limit must be a whole number from 1 to {LIST_LIMIT_MAX}, got {raw[:40]!r}",
+            {"field": "limit", "maximum": LIST_LIMIT_MAX},
+        )
+    return int(raw)
 
 
 RAW_BODY_FIELD = "body"  # how errors name a chunk sent as the raw request body

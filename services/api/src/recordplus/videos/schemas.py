@@ -7,6 +7,7 @@ from typing import Any
 
 from ninja import Schema
 
+from recordplus.videos.media_links import media_links
 from recordplus.videos.models import Video
 
 API_BASE = "/api/record/videos"
@@ -57,6 +58,19 @@ class TranscriptionOut(Schema):
     note: str
 
 
+class SignedUrlsOut(Schema):
+    """Short-lived signed URLs of the video's files: they work without a token (for `<video src>`,
+    `<img src>`, `<track src>`) until `expires_at` (unix seconds; MEDIA_URL_TTL_SECONDS from
+    now). None for what the video does not have yet."""
+
+    expires_at: int
+    stream: str | None
+    thumbnail: str | None
+    original: str | None
+    # The transcript as vtt, srt, txt and json, once it is done.
+    transcript: dict[str, str] | None
+
+
 class VideoOut(Schema):
     id: int
     public_id: str
@@ -81,6 +95,7 @@ class VideoOut(Schema):
     finalized_at: datetime | None
     ready_at: datetime | None
     transcription: TranscriptionOut | None
+    signed_urls: SignedUrlsOut
 
     @staticmethod
     def resolve_video_file(obj: Video, context: dict[str, Any]) -> str | None:
@@ -93,6 +108,10 @@ class VideoOut(Schema):
         if not obj.thumbnail_key:
             return None
         return context["request"].build_absolute_uri(f"{API_BASE}/{obj.pk}/thumbnail")
+
+    @staticmethod
+    def resolve_signed_urls(obj: Video, context: dict[str, Any]) -> dict[str, Any]:
+        return media_links(context["request"], obj)
 
     @staticmethod
     def resolve_transcription(obj: Video) -> Any:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from recordplus.accounts.auth import owner_of
-from recordplus.core.errors import NotFound
+from recordplus.core.errors import BadRequest, NotFound
 from recordplus.videos.models import Chunk, Video
 
 
@@ -17,6 +20,46 @@ def video_list_for_user(auth: Any) -> QuerySet[Video]:
     videos = Video.objects.filter(owner__isnull=True) if owner is None else Video.objects.filter(owner=owner)
     # The reverse one-to-one by name: the videos app does not import transcripts.
     return videos.select_related("transcript")
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CURSOR = re.compile(r"([0-9]{1,18})\.([0-9]{1,18})")
+
+
+@dataclass(frozen=True)
+class VideoPage:
+    videos: list[Video]
+    next_cursor: str | None
+
+
+def _cursor_of(video: Video) -> str:
+    """Where the next page starts: after this video in (created_at, id) order, newest first."""
+    micros = (video.created_at - _EPOCH) // timedelta(microseconds=1)
+    return f"{micros}.{video.pk}"
+
+
+def _after_cursor(cursor: str) -> Q:
+    match = _CURSOR.fullmatch(cursor)
+    if match is None:
+        raise BadRequest(
+            f"cursor {cursor[:40]!r} is not one this API gave; pass the X-Next-Cursor of the previous page",
+            {"field": "cursor"},
+        )
+    created_at = _EPOCH + timedelta(microseconds=int(match[1]))
+    return Q(created_at__lt=created_at) | Q(created_at=created_at, pk__lt=int(match[2]))
+
+
+def video_page_for_user(auth: Any, *, limit: int, cursor: str | None = None) -> VideoPage:
+    """One page of the caller's videos, newest first: at most `limit` rows are read (one more to
+    know whether a next page exists), so a list call costs the same with 10 or 100,000 videos.
+    A keyset cursor, not an offset: videos created meanwhile neither repeat nor vanish."""
+    videos = video_list_for_user(auth).order_by("-created_at", "-id")
+    if cursor:
+        videos = videos.filter(_after_cursor(cursor))
+    rows = list(videos[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return VideoPage(videos=rows, next_cursor=_cursor_of(rows[-1]) if more and rows else None)
 
 
 def video_by_id(video_id: int) -> Video | None:
