@@ -81,9 +81,28 @@ def run_helm(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(helm_binary()), *args], capture_output=True, text=True, env=env, timeout=120)
 
 
-def render_chart(values_file: Path | None = None, *extra: str, namespace: str = "recordplus") -> list[dict[str, Any]]:
-    """`helm template` the chart (tests included) and return its documents, strictly parsed."""
+# The one namespace of the try-out, the dev stack and the docs (k8s/, Tiltfile, README, values).
+NAMESPACE = "recordplus"
+# Optional APIs the chart looks for when a value says `auto` (keda.enabled, metrics.*.enabled).
+KEDA_API = "keda.sh/v1alpha1"
+PROMETHEUS_OPERATOR_API = "monitoring.coreos.com/v1"
+# A cluster with KEDA and the Prometheus Operator; `()` is a plain cluster (kind as created).
+FULL_CLUSTER = (KEDA_API, PROMETHEUS_OPERATOR_API)
+
+
+def render_chart(
+    values_file: Path | None = None,
+    *extra: str,
+    namespace: str = NAMESPACE,
+    api_versions: tuple[str, ...] = FULL_CLUSTER,
+) -> list[dict[str, Any]]:
+    """`helm template` the chart (tests included) and return its documents, strictly parsed.
+
+    `api_versions` are what `helm install` would find the cluster serving, beyond the built-in
+    APIs (`--api-versions`): by default KEDA and the Prometheus Operator."""
     args = ["template", "recordplus", str(CHART), "--namespace", namespace, "--kube-version", KUBERNETES_VERSION]
+    for api in api_versions:
+        args += ["--api-versions", api]
     if values_file is not None:
         args += ["--values", str(values_file)]
     result = run_helm(*args, *extra)

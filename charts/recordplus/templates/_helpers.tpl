@@ -153,6 +153,26 @@ priorityClassName: {{ . }}
     {{- end }}
 {{- end -}}
 
+{{/*
+Whether an optional custom resource is rendered: "true" or "" (empty is false). `enabled` is
+true, false or "auto"; auto renders it only when the cluster serves `api` (a group/version).
+`helm install` and `helm upgrade` ask the cluster; `helm template` and `helm lint` know only
+the built-in APIs unless given `--api-versions <group/version>`.
+Call with (dict "ctx" $ "enabled" .Values.keda.enabled "api" "keda.sh/v1alpha1").
+*/}}
+{{- define "recordplus.crdEnabled" -}}
+{{- if eq (toString .enabled) "auto" -}}
+{{- if .ctx.Capabilities.APIVersions.Has .api -}}true{{- end -}}
+{{- else if .enabled -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* KEDA ScaledObjects for the workers (keda.enabled: true, false or auto). */}}
+{{- define "recordplus.kedaEnabled" -}}
+{{- include "recordplus.crdEnabled" (dict "ctx" . "enabled" .Values.keda.enabled "api" "keda.sh/v1alpha1") -}}
+{{- end -}}
+
 {{/* PromQL label matchers that pin a query to this release's series. */}}
 {{- define "recordplus.promSelector" -}}
 namespace="{{ .Release.Namespace }}"
@@ -187,6 +207,7 @@ RECONCILE_STALE_SECONDS: {{ .Values.config.reconcileStaleSeconds | int64 | quote
 ASSEMBLE_MAX_ATTEMPTS: {{ .Values.config.assembleMaxAttempts | int64 | quote }}
 PUBLIC_URL: {{ .Values.config.publicUrl | quote }}
 WORKER_METRICS_PORT: {{ .Values.config.workerMetricsPort | int64 | quote }}
+METRICS_PORT: {{ .Values.api.metricsPort | int64 | quote }}
 FORWARDED_ALLOW_IPS: {{ .Values.config.forwardedAllowIps | quote }}
 DATABASE_CONN_MAX_AGE: {{ .Values.database.connMaxAge | int64 | quote }}
 STORAGE_BACKEND: "s3"

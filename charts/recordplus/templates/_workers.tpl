@@ -14,10 +14,12 @@ apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: {{ include "recordplus.componentName" (dict "ctx" $ctx "component" .component) }}
+  namespace: {{ $ctx.Release.Namespace }}
   labels:
     {{- include "recordplus.componentLabels" (dict "ctx" $ctx "component" .component) | nindent 4 }}
 spec:
-  {{- if not (and $ctx.Values.keda.enabled $values.autoscaling.enabled) }}
+  {{- /* Without KEDA (keda.enabled false, or auto on a cluster without it) a fixed count. */}}
+  {{- if not (and (include "recordplus.kedaEnabled" $ctx) $values.autoscaling.enabled) }}
   replicas: {{ $values.replicaCount }}
   {{- end }}
   revisionHistoryLimit: 5
@@ -116,6 +118,7 @@ apiVersion: keda.sh/v1alpha1
 kind: ScaledObject
 metadata:
   name: {{ $name }}
+  namespace: {{ $ctx.Release.Namespace }}
   labels:
     {{- include "recordplus.componentLabels" (dict "ctx" $ctx "component" .component) | nindent 4 }}
 spec:
@@ -154,6 +157,7 @@ apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata:
   name: {{ include "recordplus.componentName" (dict "ctx" .ctx "component" .component) }}
+  namespace: {{ .ctx.Release.Namespace }}
   labels:
     {{- include "recordplus.componentLabels" (dict "ctx" .ctx "component" .component) | nindent 4 }}
 spec:
