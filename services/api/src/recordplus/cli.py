@@ -227,11 +227,34 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 def cmd_createuser(args: argparse.Namespace) -> int:
     _setup(args.data_dir)
     _migrate_if_embedded()
-    from recordplus.accounts.services import user_create_with_token
+    from recordplus.accounts.services import user_create_with_token, user_set_password
+    from recordplus.core.errors import BadRequest
 
-    _, token = user_create_with_token(username=args.username, token_name=args.token_name)
+    password = _read_password(args)
+    user, token = user_create_with_token(username=args.username, token_name=args.token_name)
+    if password is not None:
+        try:
+            user_set_password(user=user, password=password)
+        except BadRequest as exc:
+            print(f"recordplus createuser: {exc.message}", file=sys.stderr)
+            return EXIT_MISCONFIGURED
+        print(f"password set: {args.username} can sign in to the web app", file=sys.stderr)
     print(token)
     return 0
+
+
+def _read_password(args: argparse.Namespace) -> str | None:
+    """The web app password asked for: the first line of stdin, or typed twice at a prompt."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    if not args.password:
+        return None
+    import getpass
+
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Password (again): "):
+        raise SystemExit("recordplus createuser: the passwords do not match")
+    return first
 
 
 def _migrate_if_embedded() -> None:
@@ -281,9 +304,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("migrate", parents=[common], help="apply database migrations").set_defaults(func=cmd_migrate)
 
-    createuser = sub.add_parser("createuser", parents=[common], help="create a user and print a new API token")
+    createuser = sub.add_parser("createuser", parents=[common], help="create a user and print a new API token (--password: also a web app password)")
     createuser.add_argument("username")
     createuser.add_argument("--token-name", default="")
+    createuser.add_argument("--password", action="store_true", help="ask for a web app password (typed twice)")
+    createuser.add_argument("--password-stdin", action="store_true", help="read the web app password from stdin's first line")
     createuser.add_argument("--data-dir", default=None)
     createuser.set_defaults(func=cmd_createuser)
 

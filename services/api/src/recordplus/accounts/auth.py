@@ -1,14 +1,42 @@
-"""Bearer-token authentication for the API, with optional anonymous access (ALLOW_ANONYMOUS)."""
+"""Who is calling: bearer tokens for API clients, the web app's session (CSRF-checked), and
+optional anonymous access (ALLOW_ANONYMOUS)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
+from ninja.errors import HttpError
 
 from recordplus.accounts.selectors import user_for_token
 from recordplus.core.errors import Unauthorized
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def _csrf_failure(request: HttpRequest) -> str | None:
+    """Why Django's CSRF check refuses this request, or None when it passes. The API's views are
+    CSRF-exempt for token clients; a request that authenticates by session cookie must pass it,
+    or any page the user visits could make the browser act for them."""
+    reasons: list[str] = []
+
+    def reject(_request: HttpRequest, reason: str = "") -> HttpResponse:
+        reasons.append(reason)
+        return HttpResponse(status=403)
+
+    check = CsrfViewMiddleware(lambda _request: HttpResponse())
+    check._reject = reject  # type: ignore[method-assign]  # keep the reason, not Django's HTML page
+    check.process_request(request)
+    check.process_view(request, lambda _request: HttpResponse(), (), {})
+    return reasons[0] if reasons else None
+
+
+def session_user(request: HttpRequest) -> Any:
+    """The signed-in user of the web app's session, or None."""
+    user = getattr(request, "user", None)
+    return user if user is not None and user.is_authenticated and user.is_active else None
 
 
 class Anonymous:
@@ -26,7 +54,8 @@ ANONYMOUS = Anonymous()
 
 def authenticate(request: HttpRequest) -> Any:
     """Ninja auth callable: the owner of the upload URL the request came through, a user for a
-    valid token, ANONYMOUS when allowed, else 401."""
+    valid token, the web app's signed-in user (CSRF-checked on writes), ANONYMOUS when allowed,
+    else 401."""
     media_grant = getattr(request, "media_grant", None)
     if media_grant is not None:  # a signed media URL, checked by videos.media_links.signed_media
         return media_grant
@@ -41,6 +70,13 @@ def authenticate(request: HttpRequest) -> Any:
         user = user_for_token(token.strip())
         if user is None:
             raise Unauthorized("invalid or revoked API token")
+        return user
+    user = session_user(request)
+    if user is not None:
+        if request.method not in _SAFE_METHODS:
+            reason = _csrf_failure(request)
+            if reason is not None:
+                raise HttpError(403, f"CSRF check failed ({reason}): send the X-CSRFToken header the web app's pages carry")
         return user
     if settings.ALLOW_ANONYMOUS:
         return ANONYMOUS

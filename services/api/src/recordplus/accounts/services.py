@@ -30,6 +30,19 @@ def user_create_with_token(*, username: str, token_name: str = "") -> tuple[Abst
     return user, token_create(user=user, name=token_name)
 
 
+MIN_PASSWORD_LENGTH = 8
+
+
+def user_set_password(*, user: AbstractBaseUser, password: str) -> None:
+    """Let the user sign in to the web app with `password` (at least 8 characters, not blank)."""
+    from recordplus.core.errors import BadRequest
+
+    if len(password.strip()) < MIN_PASSWORD_LENGTH:
+        raise BadRequest(f"the password must be at least {MIN_PASSWORD_LENGTH} characters")
+    user.set_password(password)
+    user.save(update_fields=["password"])
+
+
 def token_create(*, user: AbstractBaseUser, name: str = "") -> str:
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     ApiToken.objects.create(user=user, name=name, key_hash=hash_token(token), prefix=token[:10])

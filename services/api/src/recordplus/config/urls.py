@@ -3,7 +3,7 @@ from pathlib import Path
 import ninja
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
-from django.urls import path
+from django.urls import include, path
 from django.views.static import serve
 
 from recordplus.config.api import api
@@ -35,6 +35,9 @@ urlpatterns = [
     path("api/", api.urls),
     path("healthz", health.healthz),
     path("static/ninja/<path:path>", docs_asset),
+    # The web app (sign in, library, recorder, watch and shared pages) at the root; last, so
+    # the API's own paths above always win.
+    path("", include("recordplus.web.urls")),
 ]
 if not settings.METRICS_PORT:
     # With METRICS_PORT set only the metrics listener (config/metrics_server.py) serves them, so
