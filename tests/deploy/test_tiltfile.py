@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.support import CHART, K8S, ROOT, load_file_documents, render_chart
+from tests.deploy.support import CHART, K8S, NAMESPACE, ROOT, load_file_documents, render_chart
 
 try:
     import starlark
@@ -30,6 +30,7 @@ class TiltRecord:
     helm_calls: list[dict[str, Any]] = field(default_factory=list)
     kustomize_dirs: list[str] = field(default_factory=list)
     contexts: list[str] = field(default_factory=list)
+    local_resources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def evaluate_tiltfile(path: Path) -> TiltRecord:
@@ -57,9 +58,14 @@ def evaluate_tiltfile(path: Path) -> TiltRecord:
         record.helm_calls.append({"chart": chart, "name": name, "values": values or [], **kwargs})
         return f"helm:{chart}"
 
-    def k8s_resource(workload: str, **kwargs: Any) -> None:
-        assert workload not in record.resources, f"k8s_resource({workload!r}) twice"
-        record.resources[workload] = kwargs
+    def k8s_resource(workload: str = "", **kwargs: Any) -> None:
+        name = workload or kwargs["new_name"]
+        assert name not in record.resources, f"k8s_resource({name!r}) twice"
+        record.resources[name] = {"workload": workload, **kwargs}
+
+    def local_resource(name: str, cmd: str = "", deps: list[str] | None = None, **kwargs: Any) -> None:
+        note(*(deps or []))
+        record.local_resources[name] = {"cmd": cmd, "deps": deps or [], **kwargs}
 
     builtins = {
         "allow_k8s_contexts": lambda contexts: record.contexts.extend(contexts),
@@ -68,6 +74,7 @@ def evaluate_tiltfile(path: Path) -> TiltRecord:
         "kustomize": kustomize,
         "helm": helm,
         "k8s_resource": k8s_resource,
+        "local_resource": local_resource,
         "watch_file": lambda p: note(p),
         "port_forward": lambda local, remote=None, name="": {"local": local, "remote": remote, "name": name},
         "link": lambda url, name="": {"url": url, "name": name},
@@ -150,9 +157,18 @@ def test_it_configures_resources_that_exist(tilt: TiltRecord) -> None:
         doc["metadata"]["name"] for doc in render_chart(ROOT / call["values"][0]) if doc["kind"] in WORKLOAD_KINDS
     }
     # Only local manifests: KEDA's names come from its release manifest, fetched at `tilt up`.
-    unknown = set(tilt.resources) - workloads
+    unknown = {options["workload"] for options in tilt.resources.values() if options["workload"]} - workloads
     assert unknown == set()
     assert all(options.get("labels") for options in tilt.resources.values())
+    # Objects grouped under a new name are "<name>:<kind>" of what the chart renders.
+    rendered = {
+        f"{doc['metadata']['name']}:{doc['kind'].lower()}".lower() for doc in render_chart(ROOT / call["values"][0])
+    }
+    grouped = [obj.lower() for options in tilt.resources.values() for obj in options.get("objects", [])]
+    assert grouped and set(grouped) <= rendered
+    for options in tilt.resources.values():
+        for dep in options.get("resource_deps", []):
+            assert dep in tilt.resources or dep in tilt.local_resources or dep in workloads, dep
 
 
 def test_it_forwards_the_api_grafana_and_the_rabbitmq_console(tilt: TiltRecord) -> None:
@@ -161,6 +177,16 @@ def test_it_forwards_the_api_grafana_and_the_rabbitmq_console(tilt: TiltRecord) 
         for name, options in tilt.resources.items()
     }
     assert 8000 in forwards["recordplus-api"]
+    # The metrics listener, where /metrics went (the public port answers 404 for it).
+    (call,) = tilt.helm_calls
+    api = next(
+        d for d in render_chart(ROOT / call["values"][0]) if d["kind"] == "Deployment" and d["metadata"]["name"] == "recordplus-api"
+    )
+    ports = {p["name"]: p["containerPort"] for p in api["spec"]["template"]["spec"]["containers"][0]["ports"]}
+    assert ports["metrics"] in forwards["recordplus-api"]
+    links = [link["url"] for link in tilt.resources["recordplus-api"]["links"]]
+    assert f"http://localhost:{ports['metrics']}/metrics" in links
+    assert not [url for url in links if url.startswith("http://localhost:8000/metrics")]
     assert 3000 in forwards["grafana"]
     assert 15672 in forwards["rabbitmq"]
     assert 9000 in forwards["minio"]  # presigned stream URLs point at localhost:9000
@@ -171,3 +197,21 @@ def test_it_only_talks_to_local_clusters(tilt: TiltRecord) -> None:
         c.startswith(("kind-", "k3d-")) or c in {"docker-desktop", "minikube", "rancher-desktop", "orbstack"}
         for c in tilt.contexts
     )
+
+
+def test_it_deploys_the_release_into_the_namespace_of_k8s(tilt: TiltRecord) -> None:
+    (call,) = tilt.helm_calls
+    (namespace,) = [d["metadata"]["name"] for d in load_file_documents(K8S / "namespace.yaml")]
+    assert call["namespace"] == namespace == NAMESPACE
+    # The chart puts every object in the release namespace, so nothing lands in "default".
+    documents = render_chart(ROOT / call["values"][0], namespace=call["namespace"])
+    cluster_wide = {"Namespace", "ClusterRole", "ClusterRoleBinding"}
+    assert {d["metadata"].get("namespace") for d in documents if d["kind"] not in cluster_wide} == {NAMESPACE}
+
+
+def test_it_applies_keda_server_side_before_the_scaled_objects(tilt: TiltRecord) -> None:
+    keda = tilt.local_resources["keda"]
+    assert "kubectl apply --server-side -k k8s/keda" in keda["cmd"]
+    assert tilt.kustomize_dirs == ["k8s"]  # KEDA is not in the client-side apply of k8s/
+    scaled = [options for options in tilt.resources.values() if any(":scaledobject" in o for o in options.get("objects", []))]
+    assert scaled and all("keda" in options["resource_deps"] for options in scaled)
