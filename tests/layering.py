@@ -6,6 +6,8 @@
    or "Plain module:" / "Plain module.") imports neither at module level, nor a recordplus module that does.
 4. The API package (services/api) never imports worker code (recordplus.assembler,
    recordplus.transcriber), not even inside a function: it only sends messages by name.
+5. `recordplus.accounts`, `recordplus.videos` and `recordplus.transcripts` import neither
+   `recordplus.sharing` nor `recordplus.web` (those sit on top of them).
 """
 
 from __future__ import annotations
@@ -15,7 +17,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-APPS = ("recordplus.accounts", "recordplus.videos", "recordplus.transcripts", "recordplus.config", "recordplus.cli")
+APPS = (
+    "recordplus.accounts",
+    "recordplus.videos",
+    "recordplus.transcripts",
+    "recordplus.sharing",
+    "recordplus.web",
+    "recordplus.config",
+    "recordplus.cli",
+)
+# The top of the API: the web app's pages and share links build on videos and transcripts,
+# which never import them back.
+UPPER = ("recordplus.sharing", "recordplus.web")
+BELOW_UPPER = ("recordplus.accounts", "recordplus.videos", "recordplus.transcripts")
 WORKERS = ("recordplus.assembler", "recordplus.transcriber")
 FRAMEWORKS = ("django", "dramatiq", "ninja")
 FREE_MARKERS = ("imports neither django nor dramatiq", "plain module:", "plain module.")
@@ -107,6 +121,8 @@ def violations(services: Path) -> list[str]:
                 report(module, imp, "core is the bottom layer and imports no app")
             if _within(module.name, "recordplus.videos") and _within(imp.target, "recordplus.transcripts"):
                 report(module, imp, "videos must not import transcripts (transcripts builds on videos)")
+            if _within(module.name, BELOW_UPPER) and _within(imp.target, UPPER):
+                report(module, imp, "sharing and web build on the domain apps, which never import them")
             if module.package == "api" and _within(imp.target, WORKERS):
                 report(module, imp, "the API never imports worker code; it sends messages by name")
             if module.framework_free and imp.top_level:
