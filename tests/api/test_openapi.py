@@ -116,12 +116,34 @@ def test_it_documents_the_create_fields(spec: dict[str, Any]) -> None:
     operation = spec["paths"]["/api/record/videos"]["post"]
     multipart = _form_properties(operation, "multipart/form-data")
     assert multipart["title"]["type"] == "string" and multipart["title"]["maxLength"] == 255
-    assert multipart["description"]["type"] == "string"
+    assert multipart["description"]["type"] == "string" and multipart["description"]["maxLength"] == 5000
     assert _is_binary(multipart["video_file"])
     for media_type in ("application/x-www-form-urlencoded", "application/json"):
         assert {"title", "description"} <= set(_form_properties(operation, media_type)), media_type
     assert _is_binary(operation["requestBody"]["content"]["application/octet-stream"]["schema"])
     assert {"title", "description"} <= _query_names(operation)
+
+
+def test_it_documents_the_list_pages(spec: dict[str, Any]) -> None:
+    operation = spec["paths"]["/api/record/videos"]["get"]
+    params = {p["name"]: p for p in operation["parameters"] if p["in"] == "query"}
+    assert params["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}
+    assert params["cursor"]["schema"]["type"] == "string"
+    ok = operation["responses"]["200"]
+    assert set(ok["headers"]) == {"X-Next-Cursor", "Link"}
+    assert ok["content"]["application/json"]["schema"]["type"] == "array"  # still a plain list
+
+
+def test_it_documents_signed_media_urls(spec: dict[str, Any]) -> None:
+    video = spec["components"]["schemas"]["VideoOut"]
+    assert video["properties"]["signed_urls"] == {"$ref": "#/components/schemas/SignedUrlsOut"}
+    assert {"expires_at", "stream", "thumbnail", "original", "transcript"} <= set(
+        spec["components"]["schemas"]["SignedUrlsOut"]["properties"]
+    )
+    for path in ("stream_video", "thumbnail", "original", "transcript"):
+        operation = spec["paths"][f"/api/record/videos/{{video_id}}/{path}"]["get"]
+        assert {"expires", "sig"} <= _query_names(operation), path
+        assert "403" in operation["responses"], path
 
 
 @pytest.fixture
@@ -158,7 +180,7 @@ def test_it_uploads_a_video_through_a_generated_client(
     ops = {
         name: importlib.import_module(f"{PACKAGE}.api.videos.recordplus_videos_api_{name}")
         for name in ("create_video", "update_video_chunk", "update_video_chunk_by_path",
-                     "finalize_video_upload", "get_upload_status", "get_video", "get_original")
+                     "finalize_video_upload", "get_upload_status", "get_video", "get_original", "list_videos")
     }
     models = importlib.import_module(f"{PACKAGE}.models")
     data = make_webm(tmp_path / "clip.webm", seconds=4).read_bytes()
@@ -227,3 +249,17 @@ def test_it_uploads_a_video_through_a_generated_client(
     assert isinstance(original, generated.types.File), original
     assert original.payload.read() == data
     assert stored_original(embedded_stack, {"public_id": created.public_id}) == data
+
+    # The signed URL in the generated model plays without the client's token.
+    signed = httpx.get(video.signed_urls.original, timeout=60)
+    assert signed.status_code == 200 and signed.content == data
+
+    # The list's documented parameters: one video a page, the next page by its cursor.
+    ops["create_video"].sync(
+        client=client, body=models.RecordplusVideosApiCreateVideoFilesVideoCreateForm(title="second")
+    )
+    first = ops["list_videos"].sync_detailed(client=client, limit=1)
+    assert [v.title for v in first.parsed] == ["second"]
+    cursor = first.headers["x-next-cursor"]
+    second = ops["list_videos"].sync(client=client, limit=1, cursor=cursor)
+    assert [v.id for v in second] == [video_id]
