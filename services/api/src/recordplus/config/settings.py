@@ -202,7 +202,7 @@ CORS_ALLOW_HEADERS = (
     "if-range",
     "x-requested-with",
 )
-CORS_EXPOSE_HEADERS = ("content-range", "accept-ranges", "content-length", "etag")
+CORS_EXPOSE_HEADERS = ("content-range", "accept-ranges", "content-length", "etag", "x-next-cursor", "link")
 
 # --- web app (recordplus.web) ------------------------------------------------------------
 LOGIN_URL = "web:login"
