@@ -104,3 +104,41 @@ def stored_original(stack: Stack, video: dict[str, Any]) -> bytes:
     if stack.mode == "cluster":
         return stack.s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read()
     return (stack.data_dir / "media" / key).read_bytes()
+
+
+def db_rows(stack: Stack, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Rows of a query on the stack's own database, read behind the API's back (`%s` params)."""
+    if stack.mode == "cluster":
+        import psycopg
+
+        with psycopg.connect(stack.env["DATABASE_URL"]) as conn:
+            return [tuple(row) for row in conn.execute(sql, params).fetchall()]
+    import sqlite3
+
+    conn = sqlite3.connect(stack.data_dir / "recordplus.sqlite3", timeout=30)
+    try:
+        return [tuple(row) for row in conn.execute(sql.replace("%s", "?"), params).fetchall()]
+    finally:
+        conn.close()
+
+
+def stored_object(stack: Stack, key: str) -> bytes:
+    """An object's bytes as they sit in the stack's storage (S3 bucket or media folder)."""
+    if stack.mode == "cluster":
+        return stack.s3.get_object(Bucket=stack.bucket, Key=key)["Body"].read()
+    return (stack.data_dir / "media" / key).read_bytes()
+
+
+def stored_chunks(stack: Stack, video_id: int) -> list[tuple[int, bytes]]:
+    """(index, stored bytes) of each Chunk row of the video, by index; each row's size and
+    checksum (SHA-256) are checked against the bytes in storage."""
+    import hashlib
+
+    chunks = []
+    rows = db_rows(stack, 'SELECT "index", size, checksum, key FROM videos_chunk WHERE video_id = %s ORDER BY "index"', (video_id,))
+    for index, size, checksum, key in rows:
+        data = stored_object(stack, key)
+        assert len(data) == size, f"chunk {index}: row says {size} bytes, storage holds {len(data)}"
+        assert checksum == hashlib.sha256(data).hexdigest(), f"chunk {index}: the stored bytes do not match the row's SHA-256"
+        chunks.append((index, data))
+    return chunks
