@@ -4,6 +4,11 @@ Every call goes through `run()`: an argument list (never a shell), a wall-clock 
 address-space limit, and only the tail of stderr kept in memory. ffmpeg's machine-readable
 `-progress pipe:1` output is parsed line by line so callers can report progress.
 
+No child outlives its job: each runs in its own process group, which is killed whole on a
+timeout or when the calling thread is interrupted (a Dramatiq time limit, a shutdown), and on
+Linux it asks the kernel (`PR_SET_PDEATHSIG`) for SIGKILL when the process that started it dies,
+so even a `kill -9` of the server or worker leaves no ffmpeg running on.
+
 Shared by the assembler and the transcriber, so every ffmpeg the product starts is bounded
 the same way. This module imports neither Django nor Dramatiq.
 """
@@ -11,12 +16,15 @@ the same way. This module imports neither Django nor Dramatiq.
 from __future__ import annotations
 
 import collections
+import ctypes
+import functools
 import logging
 import os
 import resource
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -42,17 +50,28 @@ class Limits:
     ffprobe: str
     timeout_seconds: int
     memory_limit_mb: int
+    # The longest recording processed; longer ones are refused after probing, and no ffmpeg
+    # output is ever longer (see recordplus.core.media_limits).
+    max_video_seconds: int = 4 * 3600
 
     @classmethod
     def from_env(cls) -> Limits:
-        """Read FFMPEG_BINARY, FFPROBE_BINARY, FFMPEG_TIMEOUT_SECONDS, FFMPEG_MEMORY_LIMIT_MB."""
+        """Read FFMPEG_BINARY, FFPROBE_BINARY, FFMPEG_TIMEOUT_SECONDS, FFMPEG_MEMORY_LIMIT_MB,
+        MAX_VIDEO_SECONDS."""
         return cls(
             ffmpeg=ffmpeg_binary(),
             ffprobe=ffprobe_binary(),
             timeout_seconds=envint("FFMPEG_TIMEOUT_SECONDS", 3600, minimum=1),
             # 0 turns the limit off (e.g. under a sanitizer that reserves huge address space).
             memory_limit_mb=envint("FFMPEG_MEMORY_LIMIT_MB", 2048, minimum=0),
+            max_video_seconds=envint("MAX_VIDEO_SECONDS", 4 * 3600, minimum=1),
         )
+
+    def timeout(self, derived: float | None) -> float:
+        """A run's time limit: `derived` from the media, never above FFMPEG_TIMEOUT_SECONDS."""
+        if derived is None or derived <= 0:
+            return float(self.timeout_seconds)
+        return float(min(self.timeout_seconds, derived))
 
 
 class FFmpegError(RecordPlusError):
@@ -113,6 +132,47 @@ def _memory_limit_argv(memory_limit_mb: int) -> tuple[list[str], Callable[[], No
     return [], _preexec
 
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    """libc's prctl, resolved once in the parent (nothing is looked up between fork and exec)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # pragma: no cover - a libc without prctl
+        return None
+    prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
+    prctl.restype = ctypes.c_int
+    return prctl
+
+
+def _child_setup(memory_preexec: Callable[[], None] | None) -> Callable[[], None] | None:
+    """What the child runs between fork and exec: SIGKILL when its parent dies (Linux), and the
+    address-space limit where `prlimit` is missing. Elsewhere (not Linux) nothing, or only the
+    limit: the process group kill still covers timeouts and interruptions.
+
+    Only a prepared ctypes call and os functions run there (no imports, no locks, no logging),
+    which is what keeps a preexec function safe enough in a threaded worker.
+    """
+    prctl = _prctl()
+    if prctl is None:
+        return memory_preexec
+    parent = os.getpid()
+    kill = int(signal.SIGKILL)
+
+    def _setup() -> None:
+        prctl(PR_SET_PDEATHSIG, kill, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before the request took effect
+            os._exit(1)
+        if memory_preexec is not None:
+            memory_preexec()
+
+    return _setup
+
+
 def _child_env() -> dict[str, str]:
     env = dict(os.environ)
     # glibc reserves 64 MiB of address space per malloc arena (up to 8 per core); with an
@@ -132,7 +192,8 @@ def run(
 ) -> RunResult:
     """Run `argv` (no shell) and return its result; raise FFmpegError on a non-zero exit.
 
-    stdout is kept (up to MAX_STDOUT_BYTES) unless `on_stdout_line` is given, in which case each
+    The child runs in its own process group, dies with its parent (Linux), and its group is
+    killed on timeout or when this thread is interrupted. stdout is kept (up to MAX_STDOUT_BYTES) unless `on_stdout_line` is given, in which case each
     line is handed to it instead (ffmpeg's `-progress pipe:1`). Only the last
     STDERR_TAIL_LINES lines of stderr are kept. On timeout the whole process group is killed and
     FFmpegTimeout is raised.
@@ -147,7 +208,7 @@ def run(
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=_child_env(),
-            preexec_fn=preexec,
+            preexec_fn=_child_setup(preexec),
             # Own process group so a timeout kills ffmpeg and anything it spawned.
             start_new_session=True,
         )
@@ -267,8 +328,12 @@ def ffmpeg(
     progress: Callable[[float], None] | None = None,
     duration: float | None = None,
     expected_size: int | None = None,
+    timeout_seconds: float | None = None,
 ) -> RunResult:
-    """Run ffmpeg with `args` (inputs, filters, outputs) quietly, overwriting outputs."""
+    """Run ffmpeg with `args` (inputs, filters, outputs) quietly, overwriting outputs.
+
+    `timeout_seconds` is the limit derived from the media (see core.media_limits); the run
+    never gets more than FFMPEG_TIMEOUT_SECONDS."""
     limits = limits or Limits.from_env()
     parser = ProgressParser(progress, duration=duration, expected_size=expected_size) if progress else None
     argv = [limits.ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning", "-y"]
@@ -277,21 +342,21 @@ def ffmpeg(
     argv += list(args)
     return run(
         argv,
-        timeout_seconds=limits.timeout_seconds,
+        timeout_seconds=limits.timeout(timeout_seconds),
         memory_limit_mb=limits.memory_limit_mb,
         on_stdout_line=parser or (lambda _line: None),
     )
 
 
-def ffprobe(args: Sequence[str], *, limits: Limits | None = None) -> RunResult:
+def ffprobe(args: Sequence[str], *, limits: Limits | None = None, timeout_seconds: float | None = None) -> RunResult:
     """Run ffprobe with `args`; stdout (e.g. its JSON) is returned in the result."""
     limits = limits or Limits.from_env()
     argv = [limits.ffprobe, "-hide_banner", "-loglevel", "error", *args]
-    return run(argv, timeout_seconds=limits.timeout_seconds, memory_limit_mb=limits.memory_limit_mb)
+    return run(argv, timeout_seconds=limits.timeout(timeout_seconds), memory_limit_mb=limits.memory_limit_mb)
 
 
-def ffmpeg_stdout(args: Sequence[str], *, limits: Limits | None = None) -> bytes:
+def ffmpeg_stdout(args: Sequence[str], *, limits: Limits | None = None, timeout_seconds: float | None = None) -> bytes:
     """Run ffmpeg with `args` and return what it wrote to stdout (small outputs only)."""
     limits = limits or Limits.from_env()
     argv = [limits.ffmpeg, "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", *args]
-    return run(argv, timeout_seconds=limits.timeout_seconds, memory_limit_mb=limits.memory_limit_mb).stdout
+    return run(argv, timeout_seconds=limits.timeout(timeout_seconds), memory_limit_mb=limits.memory_limit_mb).stdout
