@@ -26,7 +26,10 @@ def hash_token(token: str) -> str:
 def user_create_with_token(*, username: str, token_name: str = "") -> tuple[AbstractBaseUser, str]:
     """Create the user if missing and a new API token for it; returns (user, token)."""
     user_model = get_user_model()
-    user, _ = user_model.objects.get_or_create(username=username)
+    user, created = user_model.objects.get_or_create(username=username)
+    if created:  # no web sign-in until a password is set (user_set_password)
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
     return user, token_create(user=user, name=token_name)
 
 
