@@ -72,7 +72,9 @@ def _start_worker(queues: list[str] | None, threads: int) -> Any:
     from dramatiq import Worker
 
     from recordplus.core import messaging
+    from recordplus.core.tempdirs import sweep_stale_workdirs
 
+    sweep_stale_workdirs()  # scratch folders of workers killed before they could clean up
     worker = Worker(messaging.get_broker(), queues=set(queues) if queues else None, worker_threads=threads)
     worker.start()
     return worker
