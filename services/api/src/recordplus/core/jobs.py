@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import errno
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -131,6 +133,35 @@ def give_up_at_claim(attempt: int, max_attempts: int) -> str | None:
         f"gave up after {max_attempts} attempts: the worker stopped during processing each time "
         "(out of memory or killed); the recording may be too large or malformed"
     )
+
+
+@contextmanager
+def heartbeat(renew: Callable[[], bool], *, every: float) -> Iterator[None]:
+    """Call `renew()` every `every` seconds in a background thread while the block runs (a
+    job's lease stays alive exactly as long as its worker does). Stops early when `renew`
+    returns False (the job lost its claim); a failed renewal is logged and tried again."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        from django.db import connection
+
+        try:
+            while not stop.wait(every):
+                try:
+                    if not renew():
+                        return
+                except Exception:
+                    logger.warning("could not renew a job's lease; trying again", exc_info=True)
+        finally:
+            connection.close()  # this thread's own database connection
+
+    thread = threading.Thread(target=beat, name="job-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=30)
 
 
 def retry_when(retries: int, exception: BaseException) -> bool:

@@ -41,13 +41,14 @@ def assemble(video_id: int) -> NotYet | None:
             services.video_cleanup_after_ready(video=video)  # a crash after `ready` may have left chunks
         return None
     video = claim.video
-    jobs.run_attempt(
-        lambda: _assemble(video),
-        stage="assemble",
-        attempt=claim.attempt,
-        max_attempts=settings.ASSEMBLE_MAX_ATTEMPTS,
-        fail=lambda reason: services.video_mark_failed(video_id=video.pk, reason=reason),
-    )
+    with services.video_assembly_run(claim):  # the lease's heartbeat; clean-up if deleted meanwhile
+        jobs.run_attempt(
+            lambda: _assemble(video),
+            stage="assemble",
+            attempt=claim.attempt,
+            max_attempts=settings.ASSEMBLE_MAX_ATTEMPTS,
+            fail=lambda reason: services.video_mark_failed(video_id=video.pk, reason=reason),
+        )
     return None
 
 
