@@ -96,8 +96,11 @@ def _reconcile(stale: float | None) -> None:
     from recordplus.transcripts.services import transcript_reconcile
     from recordplus.videos.services import video_reconcile
 
+    from recordplus.videos.services import video_expire_idle
+
     video_reconcile(stale_seconds=stale)
     transcript_reconcile(stale_seconds=stale)
+    video_expire_idle()  # idle unfinished uploads (UPLOAD_EXPIRY_SECONDS)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
