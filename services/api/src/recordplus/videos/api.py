@@ -20,7 +20,7 @@ from recordplus.videos.schemas import ChunkOut, ErrorOut, MessageOut, UploadStat
 router = Router(tags=["videos"])
 
 # Every client error is the same JSON body; listed so the OpenAPI schema documents them.
-CLIENT_ERRORS = frozenset({400, 401, 403, 404, 409, 411, 413})
+CLIENT_ERRORS = frozenset({400, 401, 403, 404, 409, 410, 411, 413, 429})
 
 # The handlers read requests themselves (videos.requests accepts every spelling clients send),
 # so Ninja sees no body parameters. What they accept is documented here, through openapi_extra
@@ -104,9 +104,12 @@ def _chunk_docs(*, by_path: bool) -> dict:
     video_id = _PATH_VIDEO_ID if by_path else _VIDEO_ID
     multipart = _form(
         "ChunkByPathForm" if by_path else "ChunkForm",
-        {"video_id": video_id, "chunk_index": _CHUNK_INDEX, **_CHUNK_FILES},
+        {"video_id": video_id, "chunk_index": _CHUNK_INDEX, "last": _LAST, **_CHUNK_FILES},
     )
-    parameters = [_query("chunk_index", _CHUNK_INDEX, "The chunk's index, for raw bodies (or any body).")]
+    parameters = [
+        _query("chunk_index", _CHUNK_INDEX, "The chunk's index, for raw bodies (or any body)."),
+        _query("last", _LAST, "true on the final chunk: declares the total (chunk_index + 1)."),
+    ]
     if not by_path:
         parameters.insert(0, _query("video_id", {"type": "integer"}, "The video's id, for raw bodies (or any body)."))
     return {
@@ -123,8 +126,26 @@ def _chunk_docs(*, by_path: bool) -> dict:
     }
 
 
+_LAST = {
+    "type": "boolean",
+    "description": (
+        "true on the final chunk (needs chunk_index): declares the total, chunk_index + 1, so assembly starts "
+        "as soon as finalize finds every index below it, without the settle window."
+    ),
+}
+_CHUNK_COUNT = {
+    "type": "integer",
+    "minimum": 1,
+    "description": (
+        "Optional: how many chunks the upload has (indexes 0..chunk_count-1). When all are there, assembly starts "
+        "at once (no settle window); missing ones are waited for up to FINALIZE_SETTLE_SECONDS, then 409 names "
+        "them (the upload stays open); chunks beyond the total are a 409."
+    ),
+}
+
+
 def _finalize_docs(*, by_path: bool) -> dict:
-    video_id = {"video_id": _PATH_VIDEO_ID if by_path else _VIDEO_ID}
+    video_id = {"video_id": _PATH_VIDEO_ID if by_path else _VIDEO_ID, "chunk_count": _CHUNK_COUNT}
     name = "FinalizeByPath" if by_path else "Finalize"
     docs: dict = {
         "requestBody": {
@@ -139,6 +160,7 @@ def _finalize_docs(*, by_path: bool) -> dict:
     }
     if not by_path:
         docs["parameters"] = [_query("video_id", {"type": "integer"}, "The video's id, if not in the body.")]
+    docs.setdefault("parameters", []).append(_query("chunk_count", _CHUNK_COUNT, "The declared total, if not in the body."))
     return docs
 
 
@@ -258,6 +280,7 @@ def _store_chunk(request: HttpRequest, path_video_id: int | None) -> dict:
         data=body,
         declared_size=size,
         chunk_index=req.int_field(parsed, "chunk_index"),
+        last=req.bool_field(parsed, "last"),
         field=req.chunk_field(parsed),
     )
     chunk = stored.chunk
@@ -299,7 +322,9 @@ def update_video_file_by_path(request: HttpRequest, video_id: int):
 def _finalize(request: HttpRequest, path_video_id: int | None) -> dict:
     parsed = req.parse(request)
     video_id = req.int_field(parsed, "video_id", path_value=path_video_id, required=True)
-    video = services.video_finalize_by_id(video_id=video_id, auth=request.auth)
+    video = services.video_finalize_by_id(
+        video_id=video_id, auth=request.auth, chunk_count=req.int_field(parsed, "chunk_count")
+    )
     return {"message": "Transcription task initiated", "video_id": video.pk, "status": video.status}
 
 

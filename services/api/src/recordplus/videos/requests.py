@@ -109,6 +109,23 @@ def int_field(parsed: Parsed, name: str, *, path_value: int | None = None, requi
     return number
 
 
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off", ""})
+
+
+def bool_field(parsed: Parsed, name: str) -> bool:
+    """A boolean field (true/false, 1/0, yes/no, on/off, or a JSON boolean); 400 otherwise."""
+    value = parsed.fields.get(name)
+    if value is None or isinstance(value, bool):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise BadRequest(f"{name} must be true or false, got {str(value)[:40]!r}", {"field": name})
+
+
 def text_field(parsed: Parsed, name: str, default: str = "", *, max_length: int | None = None) -> str:
     """A text field; 400 when it is not a string, holds characters no database stores, or is
     longer than `max_length` characters."""
