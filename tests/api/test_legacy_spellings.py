@@ -1,6 +1,10 @@
 """Clients in the wild spell the calls differently; every listed spelling reaches the same
 handler: trailing slash or not, /api/v1/record/, the chunk field's three names, video_id in the
-form, query, JSON or path, multipart or raw octet-stream bodies."""
+form, query, JSON or path, multipart or raw octet-stream bodies.
+
+Each spelling is checked by what it stored (the Chunk rows and the bytes in storage, read behind
+the API's back), not only by its status code: a spelling that answered 200 but dropped, mixed up
+or mis-indexed the bytes is caught."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import json
 import pytest
 
 from tests.conftest import Stack
-from tests.support import create_video
+from tests.support import create_video, db_rows, stored_chunks
 
 PREFIXES = ["/api/record", "/api/v1/record"]
 
@@ -38,6 +42,8 @@ def test_it_accepts_every_chunk_spelling(stack: Stack, prefix: str, slash: str) 
         status = client.get(f"{prefix}/videos/{vid}/upload{slash}").json()
         assert status["received"] == list(range(8))
         assert status["bytes"] == 16
+        # Each spelling's bytes, stored once, under the index of its arrival (or its chunk_index).
+        assert stored_chunks(stack, vid) == [(i, f"c{i}".encode()) for i in range(8)]
         assert client.get(f"{prefix}/videos/{vid}{slash}").json()["title"] == "spellings"
         assert any(v["id"] == vid for v in client.get(f"{prefix}/videos{slash}").json())
 
@@ -66,6 +72,9 @@ def test_it_accepts_every_finalize_spelling(stack: Stack, how: str) -> None:
             response = client.post(f"/api/v1/record/videos/{vid}/finalize_video_upload/")
     assert response.status_code == 200, response.text
     assert response.json()["message"] == "Transcription task initiated"
+    # The row itself was finalized (and only this one), whichever spelling carried the id.
+    ((status, finalized_at),) = db_rows(stack, "SELECT status, finalized_at FROM videos_video WHERE id = %s", (vid,))
+    assert status != "uploading" and finalized_at is not None, (status, finalized_at)
 
 
 def test_it_refuses_contradicting_ids(stack: Stack) -> None:
@@ -76,6 +85,8 @@ def test_it_refuses_contradicting_ids(stack: Stack) -> None:
         )
     assert response.status_code == 400
     assert "differ" in response.json()["message"]
+    # Neither video received the chunk.
+    assert stored_chunks(stack, vid) == [] and stored_chunks(stack, vid + 1) == []
 
 
 def test_it_answers_head_wherever_get_works(stack: Stack) -> None:

@@ -1,9 +1,24 @@
-"""Re-sending a chunk: same bytes are a no-op, different bytes a 409 that changes nothing."""
+"""Re-sending a chunk: same bytes are a no-op, different bytes a 409 that changes nothing.
+
+Checked by what is stored — one Chunk row per index with the first bytes, and no stray object
+left in storage by the refused or duplicate upload — not only by the answers."""
 
 from __future__ import annotations
 
 from tests.conftest import Stack
-from tests.support import create_video, finalize, send_chunk
+from tests.support import create_video, finalize, send_chunk, stored_chunks, stored_original
+
+
+def chunk_objects(stack: Stack, video_id: int) -> list[str]:
+    """Every object under the video's chunks prefix in storage."""
+    with stack.client() as client:
+        public_id = client.get(f"/api/record/videos/{video_id}").json()["public_id"]
+    prefix = f"videos/{public_id}/chunks/"
+    if stack.mode == "cluster":
+        listed = stack.s3.list_objects_v2(Bucket=stack.bucket, Prefix=prefix)
+        return sorted(item["Key"] for item in listed.get("Contents", []))
+    folder = stack.data_dir / "media" / prefix
+    return sorted(str(p.relative_to(stack.data_dir / "media")) for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
 
 
 def test_it_treats_a_same_bytes_resend_as_a_no_op(stack: Stack) -> None:
@@ -18,6 +33,8 @@ def test_it_treats_a_same_bytes_resend_as_a_no_op(stack: Stack) -> None:
         status = client.get(f"/api/record/videos/{video_id}/upload").json()
     assert status["received"] == [0]
     assert status["bytes"] == 1000
+    assert stored_chunks(stack, video_id) == [(0, b"A" * 1000)]
+    assert len(chunk_objects(stack, video_id)) == 1  # the duplicate's upload left no object behind
 
 
 def test_it_refuses_different_bytes_for_a_stored_index(stack: Stack) -> None:
@@ -32,6 +49,8 @@ def test_it_refuses_different_bytes_for_a_stored_index(stack: Stack) -> None:
         status = client.get(f"/api/record/videos/{video_id}/upload").json()
     assert status["received"] == [0]
     assert status["bytes"] == 1000
+    assert stored_chunks(stack, video_id) == [(0, b"A" * 1000)]  # the first bytes, untouched
+    assert len(chunk_objects(stack, video_id)) == 1  # the refused bytes were not kept
 
 
 def test_it_keeps_a_resend_after_finalize_harmless(stack: Stack) -> None:
@@ -39,6 +58,11 @@ def test_it_keeps_a_resend_after_finalize_harmless(stack: Stack) -> None:
         video_id = create_video(client)
         assert send_chunk(client, video_id, b"\x1a\x45\xdf\xa3" + b"x" * 500, 0).status_code == 200
         assert finalize(client, video_id).status_code == 200
-        stack.wait_for(video_id)
+        video = stack.wait_for(video_id)
         late = send_chunk(client, video_id, b"\x1a\x45\xdf\xa3" + b"x" * 500, 0)
-    assert late.status_code == 409
+        late_other = send_chunk(client, video_id, b"\x1a\x45\xdf\xa3" + b"y" * 500, 1)
+    assert late.status_code == 409 and late_other.status_code == 409
+    assert "finalized" in late_other.json()["message"]
+    # What was assembled stays what was sent before finalize; nothing was added after it.
+    assert stored_original(stack, video) == b"\x1a\x45\xdf\xa3" + b"x" * 500
+    assert [index for index, _ in stored_chunks(stack, video_id)] in ([], [0])
