@@ -65,6 +65,28 @@ def _lease_alive(transcript: Transcript) -> bool:
     return transcript.lease_expires_at is not None and transcript.lease_expires_at > timezone.now()
 
 
+# Transcriptions of one user running at once (MAX_CONCURRENT_JOBS_PER_USER); the others wait.
+BUSY_DELAY_SECONDS = 10.0
+
+
+def transcript_fair_wait(*, video_id: int) -> float:
+    """Seconds to defer transcribing `video_id` because its owner already has
+    MAX_CONCURRENT_JOBS_PER_USER transcriptions running (0: go ahead)."""
+    from django.conf import settings
+
+    limit = settings.MAX_CONCURRENT_JOBS_PER_USER
+    video = Video.objects.filter(pk=video_id).only("owner_id").first()
+    if limit <= 0 or video is None:
+        return 0.0
+    same_owner = Q(video__owner__isnull=True) if video.owner_id is None else Q(video__owner_id=video.owner_id)
+    running = (
+        Transcript.objects.filter(same_owner, status=Transcript.Status.RUNNING, lease_expires_at__gt=timezone.now())
+        .exclude(video_id=video_id)
+        .count()
+    )
+    return BUSY_DELAY_SECONDS if running >= limit else 0.0
+
+
 def transcript_claim(*, video_id: int, lease_seconds: float, max_attempts: int) -> Transcript | None:
     """Take the video's transcript for a worker: `pending` (or `running` with an expired lease)
     becomes `running` with a fresh lease and one more attempt.

@@ -23,5 +23,9 @@ def transcribe_video(video_id: int) -> None:
     attempts are counted on the Transcript row (TRANSCRIBE_MAX_ATTEMPTS), the retry rule is
     core.jobs'."""
     from recordplus.transcriber import job
+    from recordplus.transcripts.services import transcript_fair_wait
 
+    wait = transcript_fair_wait(video_id=video_id)
+    if wait > 0:  # the owner already has MAX_CONCURRENT_JOBS_PER_USER transcriptions running
+        raise dramatiq.Retry(delay=int(wait * 1000))
     job.transcribe(video_id)
