@@ -18,9 +18,10 @@ from pathlib import Path
 
 from recordplus.assembler.errors import MediaRejected
 from recordplus.assembler.integrity import verify_whole
-from recordplus.assembler.probe import MediaFacts, probe, require_video
+from recordplus.assembler.probe import MediaFacts, probe, require_sane, require_video
 from recordplus.assembler.renditions import extract_audio, make_rendition, make_thumbnail
 from recordplus.core.env import envfloat
+from recordplus.core.errors import MediaBeyondLimits
 from recordplus.core.ffmpeg import Limits
 from recordplus.core.storage import ObjectStore, keys
 from recordplus.videos.records import ReadyMedia
@@ -94,6 +95,8 @@ def make_playable(
     facts = probe(source, limits=limits)
     require_video(facts)
     log.info("probed %s: %s", source_key, facts)
+    # Bombs stop here, before any decode: absurd rates or sizes, hours claimed by a few bytes.
+    require_sane(facts, limits=limits)
     # Never `ready` unless whole: a wrongly ordered or truncated upload stops here with a reason.
     whole = verify_whole(source)
     log.info("verified %s: %s", source_key, whole)
@@ -120,6 +123,7 @@ def make_playable(
             duration=final.duration,
             at_seconds=envfloat("THUMBNAIL_AT_SECONDS", 1.0, minimum=0.0),
             limits=limits,
+            facts=final,
         )
         clock.lap("thumbnail")
         report(0.85)
@@ -167,7 +171,9 @@ def _audio_or_none(
     if not facts.has_audio:
         return None, 0.0
     try:
-        return extract_audio(source, output, limits=limits), time.monotonic() - started
+        return extract_audio(source, output, limits=limits, facts=facts), time.monotonic() - started
+    except MediaBeyondLimits:
+        raise  # an audio track beyond the limits fails the video: it is a bomb, not a quirk
     except MediaRejected as exc:
         # The video still plays; it just cannot be transcribed.
         log.warning("no transcriber audio for %s: %s", source_key, exc)

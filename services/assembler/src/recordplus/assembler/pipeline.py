@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from recordplus.assembler.ordering import order_pieces
 from recordplus.core import jobs, metrics
 from recordplus.core.errors import MediaRejected
 from recordplus.core.storage import Piece, get_store, keys
+from recordplus.core.tempdirs import make_workdir
 from recordplus.transcripts.services import transcript_request
 from recordplus.videos import selectors, services
 from recordplus.core.storage import ObjectStore
@@ -80,7 +80,8 @@ def _assemble(video: Video) -> None:
     def report(fraction: float) -> None:
         services.video_set_progress(video_id=video.pk, fraction=fraction)
 
-    workdir = Path(tempfile.mkdtemp(prefix=f"recordplus-assemble-{video.pk}-"))
+    # Named with this process's id, so a sweep at start removes it if this process is killed.
+    workdir = make_workdir("recordplus-assemble-", label=str(video.pk))
     try:
         if not all(chunk.indexed for chunk in chunks):
             chunks = _container_order(store, chunks, workdir)

@@ -15,6 +15,7 @@ from typing import Any
 
 from recordplus.assembler import layout
 from recordplus.core.ffmpeg import FFmpegError, Limits, ffprobe
+from recordplus.core.media_limits import MediaClaims, refuse_absurd, time_limit
 from recordplus.assembler.errors import MediaRejected
 
 # Containers we take in. "mov" (QuickTime brand) and "matroska" (Matroska DocType, e.g. Chrome's
@@ -44,11 +45,28 @@ class MediaFacts:
     has_video: bool
     has_audio: bool
     size: int
+    audio_sample_rate: int | None = None
+    # The frame rate the stream claims (average, or counted), unfiltered: what limits judge.
+    claimed_frame_rate: float | None = None
 
     @property
     def accepted(self) -> bool:
         """The container is one we take in (mp4, webm, avi and their close kin)."""
         return self.container in ACCEPTED_CONTAINERS
+
+    def claims(self) -> MediaClaims:
+        """The numbers the media limits are checked against."""
+        return MediaClaims(
+            size=self.size,
+            duration=self.duration,
+            width=self.width,
+            height=self.height,
+            frame_rate=self.claimed_frame_rate or self.frame_rate,
+            sample_rate=self.audio_sample_rate,
+            channels=self.audio_channels,
+            has_video=self.has_video,
+            has_audio=self.has_audio,
+        )
 
 
 def _friendly_reason(stderr_tail: str) -> str:
@@ -150,6 +168,7 @@ def parse(path: Path, data: dict[str, Any]) -> MediaFacts:
         # r_frame_rate is the stream's nominal rate; avg_frame_rate is skewed by a short last
         # frame. Matroska reports its 1 ms time base (1000/1) as r_frame_rate: _rate drops it.
         frame_rate = _rate(video.get("r_frame_rate"), limit=120.0) or _rate(video.get("avg_frame_rate"))
+    claimed = _rate(video.get("avg_frame_rate"), limit=float("inf")) if video else None
     return MediaFacts(
         container=detect_container(path, format_name, {k.lower(): v for k, v in (fmt.get("tags") or {}).items()}),
         format_name=format_name,
@@ -164,6 +183,8 @@ def parse(path: Path, data: dict[str, Any]) -> MediaFacts:
         has_video=video is not None,
         has_audio=audio is not None,
         size=path.stat().st_size,
+        audio_sample_rate=_int(audio.get("sample_rate")) if audio else None,
+        claimed_frame_rate=claimed,
     )
 
 
@@ -173,7 +194,11 @@ def probe(path: Path, *, limits: Limits | None = None) -> MediaFacts:
         raise MediaRejected("The upload is empty: no video data was received")
     try:
         result = ffprobe(
-            ["-print_format", "json", "-show_format", "-show_streams", "-i", str(path)], limits=limits
+            ["-print_format", "json", "-show_format", "-show_streams", "-i", str(path)],
+            limits=limits,
+            timeout_seconds=time_limit(
+                "probe", MediaClaims(size=path.stat().st_size, duration=None), cap=float("inf"), max_seconds=0.0
+            ),
         )
     except FFmpegError as exc:
         if exc.returncode is None:  # timed out or missing binary: not the user's fault
@@ -199,6 +224,8 @@ def _with_counted_frame_rate(path: Path, facts: MediaFacts, *, limits: Limits | 
             ["-print_format", "json", "-select_streams", "v:0", "-count_packets",
              "-show_entries", "stream=nb_read_packets", "-i", str(path)],
             limits=limits,
+            # A demux of the whole file: bounded by its size, not by FFMPEG_TIMEOUT_SECONDS alone.
+            timeout_seconds=time_limit("probe", facts.claims(), cap=float("inf"), max_seconds=float("inf")),
         )
         streams = json.loads(result.stdout or b"{}").get("streams") or []
         packets = _int(streams[0].get("nb_read_packets")) if streams else None
@@ -208,8 +235,8 @@ def _with_counted_frame_rate(path: Path, facts: MediaFacts, *, limits: Limits | 
         return facts
     rate = packets / facts.duration
     if not 0 < rate <= _MAX_SANE_FPS:
-        return facts
-    return MediaFacts(**{**facts.__dict__, "frame_rate": round(rate, 3)})
+        return MediaFacts(**{**facts.__dict__, "claimed_frame_rate": round(rate, 3)}) if rate > 0 else facts
+    return MediaFacts(**{**facts.__dict__, "frame_rate": round(rate, 3), "claimed_frame_rate": round(rate, 3)})
 
 
 def require_video(facts: MediaFacts) -> None:
@@ -224,3 +251,10 @@ def require_video(facts: MediaFacts) -> None:
             "The upload has no video track (audio-only files are not accepted); "
             "record again with screen or camera capture on"
         )
+
+
+def require_sane(facts: MediaFacts, *, limits: Limits) -> None:
+    """Raise MediaBeyondLimits when the probed numbers are beyond any real recording (an absurd
+    sample rate, frame rate or frame size, a duration over MAX_VIDEO_SECONDS or beyond what the
+    bytes can hold): such files are decompression or CPU bombs, refused before ffmpeg runs."""
+    refuse_absurd(facts.claims(), max_seconds=limits.max_video_seconds)

@@ -11,13 +11,14 @@ from __future__ import annotations
 import io
 import json
 import logging
-import tempfile
+import shutil
 from pathlib import Path
 
 from dramatiq.middleware import TimeLimitExceeded
 
 from recordplus.core import jobs, metrics
 from recordplus.core.storage import get_store, keys
+from recordplus.core.tempdirs import make_workdir
 from recordplus.transcriber import captions
 from recordplus.transcriber.audio import is_wav16k_mono, to_wav16k
 from recordplus.transcriber.config import TranscribeSettings, transcribe_settings
@@ -92,13 +93,17 @@ def _transcript_of(video: Video, settings: TranscribeSettings) -> TranscriptResu
     """The video's transcript: its audio through the configured engine."""
     if video.has_audio is False:
         return _no_audio()
-    with tempfile.TemporaryDirectory(prefix="recordplus-transcribe-") as tmp:
+    # Named with this process's id, so a sweep at start removes it if this process is killed.
+    tmp = make_workdir("recordplus-transcribe-")
+    try:
         try:
-            wav = _fetch_audio(video, Path(tmp))
+            wav = _fetch_audio(video, tmp)
         except NoAudioStream:
             return _no_audio()
         engine = load_engine(settings)
         return transcribe_wav(wav, engine, settings)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _no_audio() -> TranscriptResult:
