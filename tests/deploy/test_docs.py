@@ -1,5 +1,5 @@
 """docs/operations.md lists every metric the code exports, every alert the chart ships and every
-dashboard; docs/deploy.md covers helm (minimal and production values) and tilt."""
+dashboard; docs/deploy.md covers the kind try-out, helm (minimal and production values) and tilt."""
 
 from __future__ import annotations
 
@@ -34,6 +34,12 @@ def test_it_lists_every_alert_and_dashboard(production: list[dict[str, Any]]) ->
 def test_it_explains_deploying_and_developing() -> None:
     text = (ROOT / "docs" / "deploy.md").read_text()
     for needle in (
+        "## Try it on kind",
+        "ci/kind-values.yaml",
+        "kind load image-archive",
+        "kubectl apply -k k8s/",
+        "kubectl apply --server-side -k k8s/keda",
+        "port-forward svc/recordplus-api-metrics",
         "## Install with minimal values",
         "## Production values",
         "## Develop with Tilt",
@@ -44,3 +50,16 @@ def test_it_explains_deploying_and_developing() -> None:
         "helm test",
     ):
         assert needle in text, needle
+
+
+def test_it_offers_the_kind_values_as_the_try_out() -> None:
+    """The README's try-out works as written: the kind values, not the placeholder hosts of
+    ci/minimal-values.yaml (which no migration hook can reach)."""
+    readme = (ROOT / "README.md").read_text()
+    deploy = readme.split("## Deploy", 1)[1].split("\n## ", 1)[0]
+    assert "-f charts/recordplus/ci/kind-values.yaml" in deploy
+    assert "-f charts/recordplus/ci/minimal-values.yaml" not in deploy
+    assert "helm test recordplus -n recordplus" in deploy
+    assert "docs/deploy.md#try-it-on-kind" in deploy
+    text = (ROOT / "docs" / "deploy.md").read_text()
+    assert "works on a dev cluster as is" not in text  # the old promise the defaults broke

@@ -43,7 +43,9 @@ def split_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     stack.worker_metrics_port = metrics_port  # the API's metrics listener, here
     stack.add("api", [RECORDPLUS, "serve", "--host", "127.0.0.1", "--port", str(stack.port)])
     try:
+        # The listener starts before uvicorn binds the public port: wait for both.
         _wait_until_served(stack, f"http://127.0.0.1:{metrics_port}/readyz")
+        _wait_until_served(stack, f"{stack.url}/healthz")
         yield stack
     finally:
         stack.stop()
