@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.deploy.conftest import VALUES_SETS
-from tests.deploy.support import CHART, by_kind, load_documents, pod_spec, run_helm, workload
+from tests.deploy.support import CHART, by_kind, load_documents, pod_spec, render_chart, run_helm, workload
 
 WORKLOADS = ("api", "assembler", "transcriber")
 
@@ -64,6 +64,9 @@ def test_it_probes_the_api_on_healthz_and_readyz(production: list[dict[str, Any]
     assert api["livenessProbe"]["httpGet"]["path"] == "/healthz"
     assert api["startupProbe"]["httpGet"]["path"] == "/healthz"
     assert api["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    # Liveness on the public port (it is what must keep answering), readiness on the metrics port.
+    assert api["livenessProbe"]["httpGet"]["port"] == "http"
+    assert api["readinessProbe"]["httpGet"]["port"] == "metrics"
     assert api["args"] == ["serve", "--host", "0.0.0.0", "--port", "8000"]
     for name in ("assembler", "transcriber"):
         worker = _container(workload(production, "Deployment", name))
@@ -199,3 +202,60 @@ def test_it_keeps_one_resource_per_template_named_after_its_kind() -> None:
     for source, found in sources.items():
         prefix = source.rsplit("/", 1)[-1].split("-", 1)[0]
         assert found == [kinds[prefix]], f"{source} renders {found}"
+
+
+def _ports(container: dict[str, Any]) -> dict[str, int]:
+    return {port["name"]: port["containerPort"] for port in container["ports"]}
+
+
+@pytest.mark.parametrize("values_name", ["production", "kind"])
+def test_it_routes_no_ingress_rule_to_the_metrics(rendered: dict[str, list[dict[str, Any]]], values_name: str) -> None:
+    """The Ingress reaches only the public port, which (METRICS_PORT set) answers 404 for
+    /metrics and /readyz; the metrics port is reached by Prometheus and probes only."""
+    extra = () if values_name == "production" else ("--set", "api.ingress.enabled=true")
+    documents = render_chart(CHART / "ci" / f"{values_name}-values.yaml", *extra)
+    api = workload(documents, "Deployment", "api")
+    container = _container(api)
+    ports = _ports(container)
+    config = next(d for d in by_kind(documents, "ConfigMap").values() if d["metadata"]["name"].endswith("-config"))
+    metrics_port = int(config["data"]["METRICS_PORT"])
+    assert metrics_port == ports["metrics"] and metrics_port != ports["http"]
+    assert container["args"][container["args"].index("--port") + 1] == str(ports["http"])
+    services = by_kind(documents, "Service")
+    public = services["recordplus-api"]
+    assert [(p["name"], p["targetPort"]) for p in public["spec"]["ports"]] == [("http", "http")]
+    private = services["recordplus-api-metrics"]
+    assert private["spec"]["type"] == "ClusterIP"
+    assert [(p["name"], p["targetPort"]) for p in private["spec"]["ports"]] == [("metrics", "metrics")]
+    (ingress,) = by_kind(documents, "Ingress").values()
+    backends = [
+        path["backend"]["service"]
+        for rule in ingress["spec"]["rules"]
+        for path in rule["http"]["paths"]
+    ]
+    assert backends and all(b == {"name": "recordplus-api", "port": {"name": "http"}} for b in backends)
+    assert "metrics" not in str(ingress["spec"])
+    # Prometheus scrapes the metrics port, by annotation or ServiceMonitor.
+    annotations = api["spec"]["template"]["metadata"]["annotations"]
+    if "prometheus.io/port" in annotations:
+        assert annotations["prometheus.io/port"] == str(metrics_port)
+    for monitor in by_kind(documents, "ServiceMonitor").values():
+        assert [e["port"] for e in monitor["spec"]["endpoints"]] == ["metrics"]
+        selected = monitor["spec"]["selector"]["matchLabels"].items()
+        assert [name for name, svc in services.items() if selected <= svc["metadata"]["labels"].items()] == [
+            "recordplus-api-metrics"
+        ]
+
+
+def test_it_refuses_the_public_port_as_the_metrics_port() -> None:
+    result = run_helm("template", "r", str(CHART), "--set", "api.metricsPort=8000")
+    assert result.returncode != 0
+    assert "metricsPort" in result.stderr
+
+
+def test_it_checks_both_services_in_the_helm_test(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    (pod,) = [d for d in rendered["kind"] if d["kind"] == "Pod"]
+    script = pod["spec"]["containers"][0]["args"][0]
+    assert 'public, metrics = "http://recordplus-api:80", "http://recordplus-api-metrics:9102"' in script
+    assert 'get(public + "/metrics")' in script and "status != 404" in script
+    assert 'get(metrics + "/readyz")' in script
