@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 import yaml
 
-from tests.deploy.support import by_kind, component_of, pod_spec, render_chart
+from tests.deploy.support import CHART, by_kind, component_of, pod_spec, render_chart
 from tests.needs import require
 
 # slirp4netns with allow_host_loopback: the host's 127.0.0.1 as seen from a container.
@@ -77,9 +77,15 @@ def loopback_to_container(url: str) -> str:
     return re.sub(r"(?<=[/@])(127\.0\.0\.1|localhost)(?=[:/])", HOST_FROM_CONTAINER, url, count=1)
 
 
+# The stage runs the kind try-out's rendering (docs/deploy.md "Try it on kind"): CPU
+# transcriber, small limits, KEDA and Prometheus Operator absent; only hosts, credentials and
+# the images this stage built are layered over it (ci_values).
+KIND_VALUES = CHART / "ci" / "kind-values.yaml"
+
+
 def ci_values(*, database_url: str, broker_url: str, s3_url: str, bucket: str) -> dict[str, Any]:
-    """Chart values for this machine: only where things are and the credentials, plus the
-    CPU transcriber (no GPU nodes here), and the images this stage built."""
+    """Chart values for this machine, over the kind values: only where things are and the
+    credentials, and the images this stage built."""
     return {
         "image": {"registry": IMAGE_REGISTRY, "tag": IMAGE_TAG},
         "secretKey": f"ci-{uuid.uuid4().hex}",
@@ -98,10 +104,11 @@ def ci_values(*, database_url: str, broker_url: str, s3_url: str, bucket: str) -
 
 
 def render(values: dict[str, Any]) -> list[dict[str, Any]]:
+    """The kind values with `values` over them, rendered as on a plain kind cluster."""
     with tempfile.NamedTemporaryFile("w", suffix="-values.yaml", delete=False) as handle:
         yaml.safe_dump(values, handle)
     try:
-        return render_chart(Path(handle.name))
+        return render_chart(KIND_VALUES, "--values", handle.name, api_versions=())
     finally:
         os.unlink(handle.name)
 

@@ -13,16 +13,23 @@ def test_it_passes_the_charts_helm_test_pod(cluster: Cluster) -> None:
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
     test = cluster.workloads["test"]
     assert test.image == cluster.workloads["api"].image and test.command
+    # The kind try-out's rendering on a plain cluster: no KEDA objects, the CPU transcriber.
+    assert not [d for d in cluster.documents if d["kind"] == "ScaledObject"]
+    assert cluster.workloads["transcriber"].env["TRANSCRIBE_ENGINE"] == "faster-whisper"
+    assert cluster.workloads["test"].container["imagePullPolicy"] == "Never"
 
-    # The Pod talks to the Service; here it shares the API container's network namespace, so
-    # the Service address becomes the port the Service targets.
-    service = find(cluster.documents, "Service", "api")
-    port = service["spec"]["ports"][0]
-    target = port["targetPort"]
-    target = cluster.api.workload.ports[target] if isinstance(target, str) else target
-    rendered = f"http://{service['metadata']['name']}:{port['port']}"
-    assert any(rendered in arg for arg in test.args), f"{rendered} not in the test command {test.args}"
-    local = replace(test, args=[arg.replace(rendered, f"http://127.0.0.1:{target}") for arg in test.args])
+    # The Pod talks to two Services (public and metrics); here it shares the API container's
+    # network namespace, so each Service address becomes the container port it targets.
+    args = list(test.args)
+    for component in ("api", "api-metrics"):
+        service = find(cluster.documents, "Service", component)
+        (port,) = service["spec"]["ports"]
+        target = port["targetPort"]
+        target = cluster.api.workload.ports[target] if isinstance(target, str) else target
+        rendered = f"http://{service['metadata']['name']}:{port['port']}"
+        assert any(f'"{rendered}"' in arg for arg in args), f"{rendered} not in the test command {args}"
+        args = [arg.replace(f'"{rendered}"', f'"http://127.0.0.1:{target}"') for arg in args]
+    local = replace(test, args=args)
 
     container = Container.start(local, cluster.logdir / "helm-test", network=f"container:{cluster.api.name}")
     try:

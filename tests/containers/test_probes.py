@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
 from tests.containers.conftest import WORKERS, Cluster
@@ -25,6 +26,19 @@ def test_it_answers_the_api_probes_on_the_charts_paths(cluster: Cluster) -> None
         assert response.status_code == 200, (kind, response.text)
         paths.add(get["path"])
     assert paths == {"/healthz", "/readyz"}
+
+
+def test_it_keeps_metrics_and_readiness_off_the_public_port(cluster: Cluster) -> None:
+    """The port the Ingress routes answers 404 for both; the metrics port serves them."""
+    api = cluster.api
+    assert api.workload.env["METRICS_PORT"] == str(api.workload.ports["metrics"])
+    for path in ("/metrics", "/readyz"):
+        public = httpx.get(api.url("http", path), timeout=10)
+        assert public.status_code == 404, (path, public.text[:200])
+    scraped = httpx.get(api.url("metrics", "/metrics"), timeout=30)
+    assert scraped.status_code == 200 and "recordplus_http_requests_total" in scraped.text
+    ready = httpx.get(api.url("metrics", "/readyz"), timeout=30).json()
+    assert ready == {"status": "ready", "checks": {"database": "ok", "storage": "ok", "broker": "ok"}}
 
 
 @pytest.mark.parametrize("worker", sorted(WORKERS))
