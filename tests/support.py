@@ -142,3 +142,27 @@ def stored_chunks(stack: Stack, video_id: int) -> list[tuple[int, bytes]]:
         assert checksum == hashlib.sha256(data).hexdigest(), f"chunk {index}: the stored bytes do not match the row's SHA-256"
         chunks.append((index, data))
     return chunks
+
+
+def stored_keys(stack: Stack, prefix: str) -> list[str]:
+    """Every object key under `prefix` in the stack's storage, sorted."""
+    if stack.mode == "cluster":
+        keys, token = [], None
+        while True:
+            page = stack.s3.list_objects_v2(Bucket=stack.bucket, Prefix=prefix, **({"ContinuationToken": token} if token else {}))
+            keys += [item["Key"] for item in page.get("Contents", [])]
+            token = page.get("NextContinuationToken")
+            if not token:
+                return sorted(keys)
+    media = stack.data_dir / "media"
+    return sorted(str(p.relative_to(media)) for p in media.glob(f"{prefix}**/*") if p.is_file())
+
+
+def video_public_id(stack: Stack, video_id: int) -> str:
+    ((public_id,),) = db_rows(stack, "SELECT public_id FROM videos_video WHERE id = %s", (video_id,))
+    return public_id
+
+
+def video_row_count(stack: Stack) -> int:
+    ((count,),) = db_rows(stack, "SELECT COUNT(*) FROM videos_video")
+    return int(count)

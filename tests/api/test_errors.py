@@ -1,12 +1,17 @@
 """Every error a client can cause is a 4xx JSON body with a clear message, and leaves stored
-data as it was."""
+data as it was — checked behind the API's back: the Video and Chunk rows in the database and
+the objects in storage, not only the status codes."""
 
 from __future__ import annotations
 
 import httpx
 
 from tests.conftest import TEST_MAX_CHUNK_BYTES, Stack
-from tests.support import create_video, send_chunk
+from tests.support import create_video, send_chunk, stored_chunks, stored_keys, video_public_id, video_row_count
+
+
+def chunk_objects(stack: Stack, video_id: int) -> list[str]:
+    return stored_keys(stack, f"videos/{video_public_id(stack, video_id)}/chunks/")
 
 
 def assert_error(response: httpx.Response, status: int, words: str) -> dict:
@@ -53,10 +58,13 @@ def test_it_answers_404_for_unknown_videos(stack: Stack) -> None:
 
 def test_it_limits_the_title(stack: Stack) -> None:
     with stack.client() as client:
+        before = video_row_count(stack)
         assert_error(client.post("/api/record/videos/", data={"title": "x" * 256}), 400, "at most 255")
         assert_error(client.post("/api/record/videos/", data={"description": "no title"}), 400, "title is required")
+        assert video_row_count(stack) == before  # no row for a refused create
         ok = client.post("/api/record/videos/", data={"title": "x" * 255})
         assert ok.status_code == 201
+        assert video_row_count(stack) == before + 1
 
 
 def test_it_rejects_an_empty_chunk_and_keeps_the_others(stack: Stack) -> None:
@@ -72,6 +80,8 @@ def test_it_rejects_an_empty_chunk_and_keeps_the_others(stack: Stack) -> None:
         state = upload_state(client, video_id)
     assert state["received"] == [0]
     assert state["bytes"] == 5
+    assert stored_chunks(stack, video_id) == [(0, b"first")]
+    assert len(chunk_objects(stack, video_id)) == 1
 
 
 def test_it_answers_413_for_an_oversize_chunk(stack: Stack) -> None:
@@ -92,6 +102,9 @@ def test_it_answers_413_for_an_oversize_chunk(stack: Stack) -> None:
         assert huge.headers["access-control-allow-origin"] == origin
         state = upload_state(client, video_id)
     assert state["received"] == [0]
+    # Neither oversize body left a row or an object; the first chunk is intact.
+    assert stored_chunks(stack, video_id) == [(0, b"first")]
+    assert len(chunk_objects(stack, video_id)) == 1
 
 
 def test_it_rejects_malformed_multipart(stack: Stack) -> None:
@@ -110,12 +123,14 @@ def test_it_rejects_malformed_multipart(stack: Stack) -> None:
         )
         assert_error(response, 400, "malformed JSON")
         assert upload_state(client, video_id)["received"] == []
+    assert stored_chunks(stack, video_id) == [] and chunk_objects(stack, video_id) == []
 
 
 def test_it_rejects_a_negative_chunk_index(stack: Stack) -> None:
     with stack.client() as client:
         video_id = create_video(client)
         assert_error(send_chunk(client, video_id, b"x", -1), 400, "chunk_index must be 0 or more")
+    assert stored_chunks(stack, video_id) == [] and chunk_objects(stack, video_id) == []
 
 
 def test_it_answers_405_as_json_for_a_wrong_method(stack: Stack) -> None:
@@ -152,11 +167,12 @@ def test_it_bounds_chunk_index(stack: Stack) -> None:
         state = upload_state(client, video_id)
     assert state["received"] == []
     assert state["missing"] == []
+    assert stored_chunks(stack, video_id) == [] and chunk_objects(stack, video_id) == []
 
 
 def test_it_rejects_hostile_json_and_text(stack: Stack) -> None:
     with stack.client() as client:
-        before = len(client.get("/api/record/videos/").json())
+        before = video_row_count(stack)
         json_headers = {"Content-Type": "application/json"}
         assert_error(client.post("/api/record/videos/", content=b"[" * 60_000, headers=json_headers), 400, "malformed JSON")
         assert_error(client.post("/api/record/videos/", content=b'{"title": "\\ud800"}', headers=json_headers), 400, "cannot be stored")
@@ -164,12 +180,13 @@ def test_it_rejects_hostile_json_and_text(stack: Stack) -> None:
         big = b'{"title": "' + b"x" * 70_000 + b'"}'
         assert_error(client.post("/api/record/videos/", content=big, headers=json_headers), 413, "JSON bodies")
         assert_error(client.post("/api/record/videos/", content=b'{"video_id": null, "title": 5}', headers=json_headers), 400, "title must be a string")
-        assert len(client.get("/api/record/videos/").json()) == before
+    assert video_row_count(stack) == before
 
 
 def test_it_keeps_nothing_of_a_refused_create(stack: Stack) -> None:
     with stack.client() as client:
         before = [v["id"] for v in client.get("/api/record/videos/").json()]
+        rows_before = video_row_count(stack)
         empty = client.post("/api/record/videos/", data={"title": "x"}, files={"video_file": ("b", b"")})
         assert_error(empty, 400, "empty")
         huge = client.post(
@@ -177,6 +194,7 @@ def test_it_keeps_nothing_of_a_refused_create(stack: Stack) -> None:
         )
         assert_error(huge, 413, "limit")
         assert [v["id"] for v in client.get("/api/record/videos/").json()] == before
+    assert video_row_count(stack) == rows_before  # no half-made video row either
 
 
 def test_it_asks_for_the_length_of_a_chunked_multipart_body(stack: Stack) -> None:
@@ -218,3 +236,6 @@ def test_it_stops_an_oversize_body_sent_without_a_length(stack: Stack) -> None:
         assert sent < TEST_MAX_CHUNK_BYTES + 128 * 1024 * 1024, sent
         assert upload_state(client, video_id)["received"] == []
         assert send_chunk(client, video_id, b"still works", 0).status_code == 200
+    # Nothing of the stopped body was kept, in the database or in storage.
+    assert stored_chunks(stack, video_id) == [(0, b"still works")]
+    assert len(chunk_objects(stack, video_id)) == 1

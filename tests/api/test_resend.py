@@ -6,19 +6,13 @@ left in storage by the refused or duplicate upload — not only by the answers."
 from __future__ import annotations
 
 from tests.conftest import Stack
-from tests.support import create_video, finalize, send_chunk, stored_chunks, stored_original
+from tests.support import create_video, finalize, send_chunk, stored_chunks, stored_keys, stored_original, video_public_id
+
 
 
 def chunk_objects(stack: Stack, video_id: int) -> list[str]:
     """Every object under the video's chunks prefix in storage."""
-    with stack.client() as client:
-        public_id = client.get(f"/api/record/videos/{video_id}").json()["public_id"]
-    prefix = f"videos/{public_id}/chunks/"
-    if stack.mode == "cluster":
-        listed = stack.s3.list_objects_v2(Bucket=stack.bucket, Prefix=prefix)
-        return sorted(item["Key"] for item in listed.get("Contents", []))
-    folder = stack.data_dir / "media" / prefix
-    return sorted(str(p.relative_to(stack.data_dir / "media")) for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+    return stored_keys(stack, f"videos/{video_public_id(stack, video_id)}/chunks/")
 
 
 def test_it_treats_a_same_bytes_resend_as_a_no_op(stack: Stack) -> None:
