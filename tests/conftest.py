@@ -395,6 +395,14 @@ def cluster_stack(
     stack.stop()
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Name every stand-in a stack ran instead of a missing part (tests/needs.substitute)."""
+    from tests.needs import SUBSTITUTIONS
+
+    for line in SUBSTITUTIONS:
+        terminalreporter.write_line(f"SUBSTITUTED: {line}", yellow=True)
+
+
 @pytest.fixture(params=["embedded", "cluster"])
 def stack(request: pytest.FixtureRequest) -> Stack:
     """Each test using this runs once against each mode."""
