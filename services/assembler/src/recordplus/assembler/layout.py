@@ -6,15 +6,26 @@ its Cues (the seek index) are reachable early. These readers look at a few hundr
 element, so they are cheap on any file size. ffprobe cannot tell a WebM's DocType or where its
 Cues sit, hence this module.
 
+Bounded whatever the upload holds: a walk visits at most MAX_ELEMENTS_VISITED elements (or
+MAX_BOXES_VISITED boxes) and remembers a fixed number of them, so a file of millions of tiny
+empty elements costs neither memory nor minutes; `matroska_doctype` reads the EBML header only.
+
 This module imports neither Django nor Dramatiq.
 """
 
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
+
+# A real recording's Segment has a handful of children besides its Clusters (one per few
+# seconds: ~3000 in a 4-hour recording); MP4 has a few top-level boxes, or two per fragment.
+MAX_ELEMENTS_VISITED = 100_000
+MAX_ELEMENTS_LISTED = 64
+MAX_BOXES_VISITED = 100_000
 
 EBML_HEADER = 0x1A45DFA3
 EBML_DOCTYPE = 0x4282
@@ -47,13 +58,15 @@ class Mp4Box:
     size: int
 
 
-def mp4_boxes(path: Path) -> list[Mp4Box]:
-    """Top-level boxes of an MP4/MOV file, in file order (stops at the first malformed box)."""
-    boxes: list[Mp4Box] = []
+def iter_mp4_boxes(path: Path, *, limit: int = MAX_BOXES_VISITED) -> Iterator[Mp4Box]:
+    """Top-level boxes of an MP4/MOV file, in file order (stops at the first malformed box, or
+    after `limit` boxes)."""
     total = path.stat().st_size
     with path.open("rb") as fh:
         offset = 0
-        while offset + 8 <= total:
+        seen = 0
+        while offset + 8 <= total and seen < limit:
+            seen += 1
             fh.seek(offset)
             header = fh.read(16)
             size, kind = struct.unpack(">I4s", header[:8])
@@ -64,17 +77,23 @@ def mp4_boxes(path: Path) -> list[Mp4Box]:
             # Box types are four printable characters; anything else is not ISO BMFF.
             if size < 8 or not all(32 <= c < 127 for c in kind):
                 break
-            boxes.append(Mp4Box(kind.decode("latin-1"), offset, size))
+            yield Mp4Box(kind.decode("latin-1"), offset, size)
             offset += size
-    return boxes
+
+
+def mp4_boxes(path: Path, *, limit: int = MAX_ELEMENTS_LISTED) -> list[Mp4Box]:
+    """The first `limit` top-level boxes of an MP4/MOV file, in file order."""
+    return list(iter_mp4_boxes(path, limit=limit))
 
 
 def mp4_is_faststart(path: Path) -> bool:
     """True when the `moov` box precedes the first `mdat` box."""
-    kinds = [box.type for box in mp4_boxes(path)]
-    if "moov" not in kinds:
-        return False
-    return "mdat" not in kinds or kinds.index("moov") < kinds.index("mdat")
+    for box in iter_mp4_boxes(path):
+        if box.type == "moov":
+            return True
+        if box.type == "mdat":
+            return False
+    return False
 
 
 @dataclass
@@ -82,22 +101,36 @@ class MatroskaLayout:
     """What the start of a Matroska/WebM file says about seeking."""
 
     doctype: str | None = None
-    # Names of the Segment's children in file order, as far as they could be walked.
+    # Names of the Segment's first MAX_ELEMENTS_LISTED children in file order.
     elements: list[str] = field(default_factory=list)
     # Seconds, from Info's Duration and TimestampScale.
     duration: float | None = None
     segment_size_known: bool = True
+    # Where the first Cues and the first Cluster are among the Segment's children (None: not seen).
+    cues_at: int | None = None
+    cluster_at: int | None = None
+    visited: int = 0  # children walked (at most MAX_ELEMENTS_VISITED)
 
     @property
     def has_cues(self) -> bool:
-        return "Cues" in self.elements
+        return self.cues_at is not None
 
     @property
     def cues_before_clusters(self) -> bool:
         """The seek index sits before the media data, where a browser reads first."""
-        if "Cues" not in self.elements:
+        if self.cues_at is None:
             return False
-        return "Cluster" not in self.elements or self.elements.index("Cues") < self.elements.index("Cluster")
+        return self.cluster_at is None or self.cues_at < self.cluster_at
+
+    def saw(self, name: str) -> None:
+        """Count one Segment child (listed while the list has room)."""
+        if name == "Cues" and self.cues_at is None:
+            self.cues_at = self.visited
+        elif name == "Cluster" and self.cluster_at is None:
+            self.cluster_at = self.visited
+        if len(self.elements) < MAX_ELEMENTS_LISTED:
+            self.elements.append(name)
+        self.visited += 1
 
 
 def _read_vint(fh: BinaryIO, *, keep_marker: bool) -> tuple[int, int, bool] | None:
@@ -139,7 +172,8 @@ def matroska_layout(path: Path) -> MatroskaLayout:
     """Walk the EBML header and the Segment's top-level children (without entering clusters).
 
     The walk stops at an element of unknown size (MediaRecorder writes clusters that way), at
-    bytes that are not EBML, or at the end of the file, so it is cheap even for long recordings.
+    bytes that are not EBML, at the end of the file, or after MAX_ELEMENTS_VISITED children, so
+    it is cheap even for long recordings and bounded for hostile ones.
     """
     layout = MatroskaLayout()
     try:
@@ -149,14 +183,18 @@ def matroska_layout(path: Path) -> MatroskaLayout:
     return layout
 
 
-def _walk(path: Path, layout: MatroskaLayout) -> None:
+def _walk(path: Path, layout: MatroskaLayout, *, header_only: bool = False) -> None:
     total = path.stat().st_size
     with path.open("rb") as fh:
         header = _read_element_header(fh)
         if header is None or header[0] != EBML_HEADER or header[1] is None:
             return
         ebml_end = fh.tell() + header[1]
+        fields = 0
         while fh.tell() < ebml_end:
+            fields += 1
+            if fields > MAX_ELEMENTS_LISTED:  # the header has about 7 fields
+                return
             child = _read_element_header(fh)
             # Header fields are a few bytes; a huge size means these are not EBML bytes.
             if child is None or child[1] is None or child[1] > 4096:
@@ -165,18 +203,20 @@ def _walk(path: Path, layout: MatroskaLayout) -> None:
             data = fh.read(size)
             if ident == EBML_DOCTYPE:
                 layout.doctype = data.rstrip(b"\x00").decode("ascii", "replace")
+        if header_only:
+            return
         fh.seek(ebml_end)
         segment = _read_element_header(fh)
         if segment is None or segment[0] != SEGMENT:
             return
         layout.segment_size_known = segment[1] is not None
         segment_end = total if segment[1] is None else min(total, fh.tell() + segment[1])
-        while fh.tell() < segment_end:
+        while fh.tell() < segment_end and layout.visited < MAX_ELEMENTS_VISITED:
             child = _read_element_header(fh)
             if child is None:
                 break
             ident, size = child
-            layout.elements.append(_NAMES.get(ident, f"0x{ident:X}"))
+            layout.saw(_NAMES.get(ident, f"0x{ident:X}"))
             if size is None:
                 break
             data_start = fh.tell()
@@ -190,7 +230,9 @@ def _info_duration(fh: BinaryIO, size: int) -> float | None:
     end = fh.tell() + size
     duration: float | None = None
     scale_ns = 1_000_000  # Matroska's default TimestampScale: durations count milliseconds
-    while fh.tell() < end:
+    fields = 0
+    while fh.tell() < end and fields < MAX_ELEMENTS_LISTED:  # Info has about 6 fields
+        fields += 1
         child = _read_element_header(fh)
         if child is None or child[1] is None or child[1] > 4096:
             break
@@ -205,5 +247,11 @@ def _info_duration(fh: BinaryIO, size: int) -> float | None:
 
 
 def matroska_doctype(path: Path) -> str | None:
-    """The EBML DocType ("webm" or "matroska"), or None when the file is not EBML."""
-    return matroska_layout(path).doctype
+    """The EBML DocType ("webm" or "matroska"), or None when the file is not EBML (reads the
+    EBML header only)."""
+    layout = MatroskaLayout()
+    try:
+        _walk(path, layout, header_only=True)
+    except ValueError:
+        pass
+    return layout.doctype
