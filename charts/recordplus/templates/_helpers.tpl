@@ -208,6 +208,18 @@ ASSEMBLE_MAX_ATTEMPTS: {{ .Values.config.assembleMaxAttempts | int64 | quote }}
 PUBLIC_URL: {{ .Values.config.publicUrl | quote }}
 WORKER_METRICS_PORT: {{ .Values.config.workerMetricsPort | int64 | quote }}
 METRICS_PORT: {{ .Values.api.metricsPort | int64 | quote }}
+UPLOAD_EXPIRY_SECONDS: {{ .Values.config.uploadExpirySeconds | int64 | quote }}
+QUOTA_OPEN_VIDEOS: {{ .Values.config.quotaOpenVideos | int64 | quote }}
+QUOTA_BYTES: {{ .Values.config.quotaBytes | int64 | quote }}
+RATE_LIMIT_REQUESTS_PER_MINUTE: {{ .Values.config.rateLimitRequestsPerMinute | int64 | quote }}
+MAX_CONCURRENT_JOBS_PER_USER: {{ .Values.config.maxConcurrentJobsPerUser | int64 | quote }}
+ASSEMBLE_LEASE_SECONDS: {{ .Values.config.assembleLeaseSeconds | int64 | quote }}
+HTTP_HEADER_TIMEOUT_SECONDS: {{ .Values.config.httpHeaderTimeoutSeconds | toString | quote }}
+HTTP_BODY_TIMEOUT_SECONDS: {{ .Values.config.httpBodyTimeoutSeconds | toString | quote }}
+MEDIA_URL_TTL_SECONDS: {{ .Values.config.mediaUrlTtlSeconds | int64 | quote }}
+SESSION_COOKIE_AGE: {{ .Values.config.sessionCookieAge | int64 | quote }}
+SESSION_COOKIE_SECURE: {{ .Values.config.sessionCookieSecure | toString | quote }}
+CSRF_TRUSTED_ORIGINS: {{ join "," .Values.config.csrfTrustedOrigins | quote }}
 FORWARDED_ALLOW_IPS: {{ .Values.config.forwardedAllowIps | quote }}
 DATABASE_CONN_MAX_AGE: {{ .Values.database.connMaxAge | int64 | quote }}
 STORAGE_BACKEND: "s3"
