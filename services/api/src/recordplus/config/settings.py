@@ -183,7 +183,7 @@ UPLOAD_EXPIRY_SECONDS = envint("UPLOAD_EXPIRY_SECONDS", 24 * 60 * 60, minimum=0)
 QUOTA_OPEN_VIDEOS = envint("QUOTA_OPEN_VIDEOS", 500, minimum=0)
 QUOTA_BYTES = envint("QUOTA_BYTES", 0 if EMBEDDED else 100 * 1024**3, minimum=0)
 # Per token, upload URL or (anonymous) client address, per API process; 0 = no limit.
-RATE_LIMIT_REQUESTS_PER_MINUTE = envint("RATE_LIMIT_REQUESTS_PER_MINUTE", 0 if EMBEDDED else 1200, minimum=0)
+RATE_LIMIT_REQUESTS_PER_MINUTE = envint("RATE_LIMIT_REQUESTS_PER_MINUTE", 0 if EMBEDDED else 6000, minimum=0)
 # Assemblies (and transcriptions) of one user running at once; others wait their turn.
 MAX_CONCURRENT_JOBS_PER_USER = envint("MAX_CONCURRENT_JOBS_PER_USER", 2, minimum=0)
 # A claimed assembly's lease, renewed every third of it while the worker lives; a worker that
