@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, time
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.shortcuts import render
@@ -26,6 +27,14 @@ class LoginView(auth_views.LoginView):
 
 class LogoutView(auth_views.LogoutView):
     next_page = "web:login"
+
+
+def _absolute(request: HttpRequest, path: str) -> str:
+    """A URL to hand out (share links, Open Graph): on PUBLIC_URL's origin when it is set
+    (behind an ingress the request's own Host may be an internal name), else the request's."""
+    if settings.PUBLIC_URL:
+        return "/".join(settings.PUBLIC_URL.split("/")[:3]) + path
+    return request.build_absolute_uri(path)
 
 
 def _watch_url(public_id: str) -> str:
@@ -57,7 +66,7 @@ def watch(request: HttpRequest, public_id: str) -> HttpResponse:
         "words": selectors.transcript_words(transcript),
         "language_label": selectors.language_label(transcript),
         "share_link": link,
-        "share_url": request.build_absolute_uri(reverse("web:shared", args=[link.token])) if link else "",
+        "share_url": _absolute(request, reverse("web:shared", args=[link.token])) if link else "",
         "tomorrow": (timezone.localdate() + timezone.timedelta(days=1)).isoformat(),
     }
     return render(request, "web/watch.html", context)
@@ -117,8 +126,8 @@ def shared(request: HttpRequest, token: str) -> HttpResponse:
         "transcript": transcript,
         "words": selectors.transcript_words(transcript),
         "language_label": selectors.language_label(transcript),
-        "page_url": request.build_absolute_uri(),
-        "thumbnail_url": request.build_absolute_uri(reverse("web:shared_media", args=[token, "thumbnail"]))
+        "page_url": _absolute(request, request.get_full_path()),
+        "thumbnail_url": _absolute(request, reverse("web:shared_media", args=[token, "thumbnail"]))
         if video.thumbnail_key
         else "",
     }
