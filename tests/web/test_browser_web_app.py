@@ -116,6 +116,8 @@ def _api(stack: Stack, path: str) -> httpx.Response:
 
 def test_it_signs_in_and_records_with_nothing_lost_across_a_network_drop(run: dict[str, Any], web_stack: Stack) -> None:
     assert run["loginRedirect"].endswith("/login?next=%2Frecord"), run["loginRedirect"]
+    # Started from the keyboard (Tab, Tab, Enter), paused and resumed on the way.
+    assert run["focusedBeforeStart"] == "rec-start" and run["pausedLabel"] == "Resume", run
     recorder, during = run["recorder"], run["network"]["during"]
     # The outage really hit the upload: requests failed and pieces queued up ("N s behind")...
     assert during["failures"] >= 1 and during["pieces"] > during["uploaded"], during
@@ -133,6 +135,12 @@ def test_it_signs_in_and_records_with_nothing_lost_across_a_network_drop(run: di
     assert abs(detail["duration"] - pieces) <= 1.5, (detail["duration"], pieces)
     assert detail["duration"] >= RECORD_SECONDS - 0.5, detail["duration"]
     assert detail["transcription"]["status"] == "done" and detail["transcription"]["text"].strip(), detail["transcription"]
+    # Shown with `pytest -rP`: what was measured, for the record.
+    print(
+        f"{pieces} pieces declared and stored (0..{pieces - 1}), video {detail['duration']:.2f} s, "
+        f"{during['failures']} failed requests during the {OFFLINE_SECONDS} s outage ({during['behind']} at worst seen), "
+        f"{recorder['resyncs']} resumes from the upload status; transcript: {detail['transcription']['text'][:80]!r}"
+    )
 
 
 def test_it_plays_seeks_and_shows_captions_on_the_watch_page(run: dict[str, Any]) -> None:

@@ -200,8 +200,13 @@ async function main() {
     await app.waitForURL(`${opts.base}/record`);
     await shoot(app, opts.shots, "recorder");
 
-    // Record: the picker is answered by Chromium with the tab titled TAB_TITLE.
-    await app.click("#rec-start");
+    // Record, from the keyboard: Tab from the title past the microphone box to the start button,
+    // Enter. The picker is answered by Chromium with the tab titled TAB_TITLE.
+    await app.focus("#rec-title");
+    await app.keyboard.press("Tab");
+    await app.keyboard.press("Tab");
+    result.focusedBeforeStart = await app.evaluate(() => document.activeElement.id);
+    await app.keyboard.press("Enter");
     await app.waitForFunction(() => window.recordPlusRecorder.pieces >= 3, null, { timeout: 30_000 });
     result.videoId = await app.evaluate(() => window.recordPlusRecorder.videoId);
     log(`recording video ${result.videoId}; cutting the network for ${opts.offlineSeconds}s`);
@@ -221,6 +226,13 @@ async function main() {
     result.offlineTo = Date.now();
     result.network = { before, during };
     log(`network back: ${during.pieces} pieces made, ${during.uploaded} uploaded, ${during.failures} failures, "${during.behind}"`);
+
+    // Pause and resume (the clock and the pieces stop while paused).
+    await app.click("#rec-pause");
+    await app.waitForFunction(() => window.recordPlusRecorder.paused && document.getElementById("rec-state").textContent === "Paused");
+    result.pausedLabel = await app.textContent("#rec-pause");
+    await app.click("#rec-pause");
+    await app.waitForFunction(() => !window.recordPlusRecorder.paused && document.getElementById("rec-state").textContent === "Recording");
 
     // Keep recording until the asked-for length, and until the backlog is sent again.
     await app.waitForFunction((ms) => {
