@@ -29,6 +29,9 @@ DEFAULT_ENV_FILE = ".env"
 
 
 def _setup(data_dir: str | None = None, host: str | None = None) -> Any:
+    # Recordings are private: what this process creates (the data folder, the SQLite database,
+    # stored objects, chunks, scratch folders, ffmpeg's outputs) is its user's alone, 0600/0700.
+    os.umask(0o077)
     if data_dir:
         os.environ["RECORDPLUS_DATA_DIR"] = str(Path(data_dir).resolve())
     if host:
@@ -42,7 +45,10 @@ def _setup(data_dir: str | None = None, host: str | None = None) -> Any:
 
     Limits.from_env()  # read at first use otherwise: fail now, not in the middle of a job
     if settings.EMBEDDED:
+        # Made 0700 by the umask; a folder that already exists is the user's choice, only named.
         settings.DATA_DIR.mkdir(parents=True, exist_ok=True)
+        if settings.DATA_DIR.stat().st_mode & 0o077:
+            logger.warning("%s is readable by other users (chmod 700 it to keep recordings private)", settings.DATA_DIR)
     return settings
 
 
@@ -132,12 +138,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         target=_reconcile_loop, args=(stop, 60.0, settings.RECONCILE_STALE_SECONDS), daemon=True, name="reconciler"
     ).start()
     from recordplus.config.asgi import application
+    from recordplus.core.http_timeouts import header_timeout_protocol
 
     try:
         uvicorn.run(
             application,
             host=args.host,
             port=args.port,
+            # Slow clients are dropped: headers within HTTP_HEADER_TIMEOUT_SECONDS (the body's
+            # deadline, HTTP_BODY_TIMEOUT_SECONDS, is kept by the application itself).
+            http=header_timeout_protocol(settings.HTTP_HEADER_TIMEOUT_SECONDS),
             log_level=settings.LOG_LEVEL,
             proxy_headers=True,
             forwarded_allow_ips=envstr("FORWARDED_ALLOW_IPS", "127.0.0.1"),

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.middleware.csrf import CsrfViewMiddleware
 from ninja.errors import HttpError
 
 from recordplus.accounts.selectors import user_for_token
+from recordplus.core.anonymous import anonymous_allowed
 from recordplus.core.errors import Unauthorized
 
 _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -78,7 +78,7 @@ def authenticate(request: HttpRequest) -> Any:
             if reason is not None:
                 raise HttpError(403, f"CSRF check failed ({reason}): send the X-CSRFToken header the web app's pages carry")
         return user
-    if settings.ALLOW_ANONYMOUS:
+    if anonymous_allowed(request):
         return ANONYMOUS
     raise Unauthorized(
         "an API token is required: send 'Authorization: Bearer <token>' "

@@ -3,8 +3,12 @@ import os
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "recordplus.config.settings")
+# `recordplus serve` says where it binds; under another server (uvicorn, gunicorn) nobody does,
+# and anonymous access is then decided per request from the socket (core.anonymous).
+os.environ.setdefault("RECORDPLUS_BIND_HOST", "unknown")
 django_application = get_asgi_application()
 
 from recordplus.core.body_limit import BodyLimit, max_body_bytes  # noqa: E402 - after Django is set up
+from recordplus.core.http_timeouts import BodyTimeout, body_timeout_seconds  # noqa: E402
 
-application = BodyLimit(django_application, max_body_bytes)
+application = BodyTimeout(BodyLimit(django_application, max_body_bytes), body_timeout_seconds)

@@ -27,6 +27,7 @@ EMBEDDED = MODE == "embedded"
 
 DATA_DIR = Path(envstr("RECORDPLUS_DATA_DIR", "./var")).resolve()
 # The address `recordplus serve` binds; anonymous access defaults on only for loopback.
+# config/asgi.py and wsgi.py set "unknown" when another server (uvicorn, gunicorn) runs the app.
 BIND_HOST = envstr("RECORDPLUS_BIND_HOST", "127.0.0.1")
 _LOOPBACK = BIND_HOST in {"127.0.0.1", "localhost", "::1"} or BIND_HOST.startswith("127.")
 
@@ -156,11 +157,6 @@ WORKER_METRICS_PORT = envint("WORKER_METRICS_PORT", 9191, minimum=0)
 METRICS_PORT = envint("METRICS_PORT", 0, minimum=0)
 if METRICS_PORT > 65535:
     raise ImproperlyConfiguredEnv(f"METRICS_PORT={METRICS_PORT} is not a TCP port; use 1-65535, or 0 for none")
-# `recordplus serve`: a second listener for /metrics and /readyz, which the public port then
-# answers 404 (keeps them off an ingress that routes "/"); 0 serves them on the public port.
-METRICS_PORT = envint("METRICS_PORT", 0, minimum=0)
-if METRICS_PORT > 65535:
-    raise ImproperlyConfiguredEnv(f"METRICS_PORT={METRICS_PORT} is not a TCP port; use 1-65535, or 0 for none")
 # Claims of one video's assembly before it is failed (a job that kills its worker counts too).
 ASSEMBLE_MAX_ATTEMPTS = envint("ASSEMBLE_MAX_ATTEMPTS", 6, minimum=1)
 # Videos left `assembling` longer than this without a result are re-enqueued by the reconciler.
@@ -190,8 +186,19 @@ MAX_CONCURRENT_JOBS_PER_USER = envint("MAX_CONCURRENT_JOBS_PER_USER", 2, minimum
 # died is taken over once it runs out.
 ASSEMBLE_LEASE_SECONDS = envint("ASSEMBLE_LEASE_SECONDS", 60, minimum=3)
 
+# --- slow clients (core.http_timeouts) -------------------------------------------------------
+# A request's headers must be complete this long after its connection opened (or after the
+# previous response on it); `recordplus serve` then answers 408 and closes the connection.
+HTTP_HEADER_TIMEOUT_SECONDS = envfloat("HTTP_HEADER_TIMEOUT_SECONDS", 20.0, minimum=0.1)
+# The longest wait for the next piece of a request body before 408 and close; 0 = no limit.
+HTTP_BODY_TIMEOUT_SECONDS = envfloat("HTTP_BODY_TIMEOUT_SECONDS", 60.0, minimum=0)
+
 # --- access ------------------------------------------------------------------------------
 ALLOW_ANONYMOUS = envbool("ALLOW_ANONYMOUS", EMBEDDED and _LOOPBACK)
+# ALLOW_ANONYMOUS unset and the app run by a server that does not say where it binds (a plain
+# `uvicorn ... --host 0.0.0.0`): each request decides, anonymous only on a loopback socket with
+# a loopback Host (core.anonymous); anything else fails closed.
+ANONYMOUS_ON_LOOPBACK_SOCKET = EMBEDDED and BIND_HOST == "unknown" and not envstr("ALLOW_ANONYMOUS", "")
 CORS_ALLOWED_ORIGIN_REGEXES = envlist("CORS_ALLOWED_ORIGIN_REGEXES", r"^chrome-extension://[a-p]{32}$")
 CORS_ALLOWED_ORIGINS = envlist("CORS_ALLOWED_ORIGINS", "")
 CORS_ALLOW_HEADERS = (

@@ -11,12 +11,12 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 
 from recordplus.accounts.auth import ANONYMOUS, session_user
+from recordplus.core.anonymous import anonymous_allowed
 from recordplus.core.errors import RecordPlusError
 
 View = Callable[..., HttpResponse]
@@ -27,7 +27,7 @@ def viewer(request: HttpRequest) -> Any:
     user = session_user(request)
     if user is not None:
         return user
-    return ANONYMOUS if settings.ALLOW_ANONYMOUS else None
+    return ANONYMOUS if anonymous_allowed(request) else None
 
 
 def signed_in(view: View) -> View:

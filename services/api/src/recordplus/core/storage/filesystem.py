@@ -2,6 +2,7 @@
 
 Writes go to a temporary file in the same folder and are renamed into place, so a reader never
 sees half an object and a killed run leaves only a `.tmp-*`/`.stitch-*` file to sweep.
+Recordings are private: files are 0600 and the folders made here 0700, whatever the umask.
 
 This module imports neither Django nor Dramatiq.
 """
@@ -18,6 +19,22 @@ from typing import IO
 from recordplus.core.storage.base import COPY_BUFFER, ConcatResult, HashingReader, ObjectStore, Piece, Progress, Written
 
 _TEMP_PREFIXES = (".tmp-", ".stitch-")
+FILE_MODE = 0o600
+DIR_MODE = 0o700
+
+
+def _make_dirs(folder: Path) -> None:
+    """`folder` and its missing parents, each made 0700 (mkdir's mode is only an upper bound)."""
+    missing = []
+    while not folder.is_dir():
+        missing.append(folder)
+        folder = folder.parent
+    for made in reversed(missing):
+        try:
+            made.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            continue  # made by a concurrent writer
+        os.chmod(made, DIR_MODE)
 
 
 class FileStore(ObjectStore):
@@ -34,8 +51,8 @@ class FileStore(ObjectStore):
         return path
 
     def _atomic_write(self, dest: Path, prefix: str, fill) -> None:  # noqa: ANN001 - a local callback
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=prefix)
+        _make_dirs(dest.parent)
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=prefix)  # 0600
         try:
             with os.fdopen(fd, "wb") as out:
                 fill(out)
@@ -96,12 +113,13 @@ class FileStore(ObjectStore):
 
     def download(self, key: str, dest: Path) -> int:
         source = self.path(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
+        _make_dirs(dest.parent)
         dest.unlink(missing_ok=True)
         try:
             os.link(source, dest)  # same filesystem: no copy at all (objects are never changed in place)
         except OSError:
             shutil.copyfile(source, dest)
+            os.chmod(dest, FILE_MODE)
         return dest.stat().st_size
 
     def concat(self, pieces: Sequence[Piece], dest_key: str, progress: Progress | None = None) -> ConcatResult:
@@ -136,7 +154,7 @@ class FileStore(ObjectStore):
         return removed
 
     def ensure_ready(self) -> None:
-        self.root.mkdir(parents=True, exist_ok=True)
+        _make_dirs(self.root)
 
     def ping(self) -> None:
         self.ensure_ready()
