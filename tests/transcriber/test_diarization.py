@@ -19,6 +19,8 @@ from recordplus.transcripts.records import Segment
 from recordplus.transcriber.runner import transcribe_wav
 from tests.transcriber.fixtures import BUNDLED_NLTK_DATA
 
+pytestmark = pytest.mark.whisperx
+
 
 def _settings(align: Path, **overrides: object) -> TranscribeSettings:
     return TranscribeSettings(

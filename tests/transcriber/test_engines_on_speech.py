@@ -99,6 +99,7 @@ def test_it_finds_no_speech_in_silence(tmp_path: Path) -> None:
     assert "no speech" in result.note
 
 
+@pytest.mark.whisperx
 def test_it_aligns_words_with_whisperx(speech_wav: Path, tiny_align_model: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PYANNOTE_METRICS_ENABLED", "false")
     settings = TranscribeSettings(
@@ -118,6 +119,7 @@ def test_it_aligns_words_with_whisperx(speech_wav: Path, tiny_align_model: Path,
     assert len(result.segments) >= len(SENTENCES)
 
 
+@pytest.mark.whisperx
 def test_it_notes_when_no_alignment_model_exists_for_the_language(
     sentence_wav: Path, tiny_align_model: Path, tmp_path: Path
 ) -> None:
@@ -131,6 +133,7 @@ def test_it_notes_when_no_alignment_model_exists_for_the_language(
     assert_well_formed(result, result.audio_seconds)
 
 
+@pytest.mark.whisperx
 def test_it_splits_sentences_offline_for_languages_without_punkt_data(tiny_align_model: Path) -> None:
     import nltk
 
