@@ -152,7 +152,11 @@ async function exercisePlayer(page) {
     const v = document.getElementById("player");
     v.pause();
     const current = document.querySelector("#words button.word.current");
-    return { start, currentTimeAtSeeked: window.__seekedAt, highlighted: current ? Number(current.dataset.index) : null };
+    return {
+      start, currentTimeAtSeeked: window.__seekedAt,
+      highlighted: current ? Number(current.dataset.index) : null,
+      highlightedStart: current ? Number(current.dataset.start) : null,
+    };
   }, { start });
   facts.wordClick.index = index;
   facts.wordClick.text = text;
