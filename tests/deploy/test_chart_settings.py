@@ -94,3 +94,46 @@ def test_it_documents_every_value_with_a_comment_starting_with_its_name() -> Non
     assert undocumented == []
     camel = re.compile(r"^[a-z][a-zA-Z0-9]*$")
     assert [leaf for leaf in leaves(values, "") if not all(camel.match(part) for part in leaf.split("."))] == []
+
+
+# Chart values that promise the code's own cluster-mode default (values.yaml); a default changed
+# in settings.py and not in the chart would silently override it on every install.
+SAME_DEFAULT_AS_THE_CODE = (
+    "UPLOAD_EXPIRY_SECONDS",
+    "QUOTA_OPEN_VIDEOS",
+    "QUOTA_BYTES",
+    "RATE_LIMIT_REQUESTS_PER_MINUTE",
+    "MAX_CONCURRENT_JOBS_PER_USER",
+    "ASSEMBLE_LEASE_SECONDS",
+    "HTTP_HEADER_TIMEOUT_SECONDS",
+    "HTTP_BODY_TIMEOUT_SECONDS",
+    "MEDIA_URL_TTL_SECONDS",
+    "SESSION_COOKIE_AGE",
+)
+
+
+def test_it_keeps_the_codes_defaults(rendered: dict[str, list[dict[str, Any]]], tmp_path: Any) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in SAME_DEFAULT_AS_THE_CODE}
+    env.update(
+        {
+            "RECORDPLUS_MODE": "cluster",
+            "SECRET_KEY": "x",
+            "DATABASE_URL": "postgresql://u:p@127.0.0.1:1/db",
+            "BROKER_URL": "amqp://u:p@127.0.0.1:1/v",
+            "DJANGO_SETTINGS_MODULE": "recordplus.config.settings",
+        }
+    )
+    script = "import json; from recordplus.config import settings; print(json.dumps({n: getattr(settings, n) for n in %r}))"
+    result = subprocess.run(
+        [sys.executable, "-c", script % (SAME_DEFAULT_AS_THE_CODE,)],
+        env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    code = json.loads(result.stdout.strip().splitlines()[-1])
+    config = next(d for d in by_kind(rendered["default"], "ConfigMap").values() if d["metadata"]["name"].endswith("-config"))
+    assert {n: float(config["data"][n]) for n in SAME_DEFAULT_AS_THE_CODE} == {n: float(v) for n, v in code.items()}
