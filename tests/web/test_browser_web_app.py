@@ -41,7 +41,8 @@ from tests.conftest import (
 from tests.needs import require
 from tests.transcriber.fixtures import concat_wavs, require_tools, speak
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
+# Bounded: the driver has its own deadlines; this covers building the stack and one driver run.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(900)]
 
 DRIVER = Path(__file__).with_name("web_app.mjs")
 SCREENSHOTS = ROOT / "docs" / "screenshots"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
@@ -67,7 +67,7 @@ def watch(request: HttpRequest, public_id: str) -> HttpResponse:
         "language_label": selectors.language_label(transcript),
         "share_link": link,
         "share_url": _absolute(request, reverse("web:shared", args=[link.token])) if link else "",
-        "tomorrow": (timezone.localdate() + timezone.timedelta(days=1)).isoformat(),
+        "tomorrow": (timezone.localdate() + timedelta(days=1)).isoformat(),
     }
     return render(request, "web/watch.html", context)
 
