@@ -1,6 +1,6 @@
 """Who may see the web app: the signed-in user, or anyone on a loopback embedded server.
 
-The rule is the API's (accounts.auth): with ALLOW_ANONYMOUS on (the default for the embedded
+The rule is the API's (accounts.auth, core.anonymous): with ALLOW_ANONYMOUS on (the default for the embedded
 mode bound to loopback) the app opens without sign-in and shows the local owner's recordings.
 """
 
@@ -16,6 +16,7 @@ from django.shortcuts import render
 from django.urls import reverse
 
 from recordplus.accounts.auth import ANONYMOUS, session_user
+from recordplus.core.anonymous import anonymous_allowed
 from recordplus.core.anonymous import anonymous_allowed
 from recordplus.core.errors import RecordPlusError
 
