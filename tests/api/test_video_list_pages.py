@@ -155,3 +155,23 @@ def test_it_refuses_a_longer_description_and_stores_nothing(how: str) -> None:
     assert body["message"] == "description is 5001 characters; at most 5000 are allowed"
     assert body["detail"] == {"field": "description", "max_length": 5000}
     assert not Video.objects.exists()
+
+
+# --- a live stack on PostgreSQL ----------------------------------------------------------
+
+
+def test_it_pages_on_postgresql_through_the_link_header(cluster_stack: Any) -> None:
+    """The keyset cursor on PostgreSQL's timestamps (microseconds), followed as a client would:
+    the Link header's URL as given. HEAD answers the same headers."""
+    token = cluster_stack.create_user(f"pages-{timezone.now().timestamp()}")
+    with cluster_stack.client(token) as client:
+        made = [client.post("/api/record/videos", data={"title": f"p{n}"}).json()["video_id"] for n in range(5)]
+        seen, url = [], f"{cluster_stack.url}/api/record/videos/?limit=2"
+        while url:
+            response, head = client.get(url), client.head(url)
+            assert response.status_code == 200, response.text
+            assert head.headers.get("x-next-cursor") == response.headers.get("x-next-cursor")
+            seen += [video["id"] for video in response.json()]
+            link = response.headers.get("link")
+            url = link[1 : link.index(">")] if link else ""
+    assert seen == list(reversed(made))
