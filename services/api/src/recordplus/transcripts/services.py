@@ -87,6 +87,20 @@ def transcript_fair_wait(*, video_id: int) -> float:
     return BUSY_DELAY_SECONDS if running >= limit else 0.0
 
 
+def transcript_lease_wait(*, video_id: int) -> float:
+    """Seconds until another worker's live lease on this transcript runs out (0 when none).
+    A redelivered message waits that long instead of being dropped: if the holder died (OOM,
+    kill), the job is taken over then — and counted — without waiting for the reconciler."""
+    lease = (
+        Transcript.objects.filter(video_id=video_id, status=Transcript.Status.RUNNING)
+        .values_list("lease_expires_at", flat=True)
+        .first()
+    )
+    if lease is None:
+        return 0.0
+    return max((lease - timezone.now()).total_seconds(), 0.0)
+
+
 def transcript_claim(*, video_id: int, lease_seconds: float, max_attempts: int) -> Transcript | None:
     """Take the video's transcript for a worker: `pending` (or `running` with an expired lease)
     becomes `running` with a fresh lease and one more attempt.

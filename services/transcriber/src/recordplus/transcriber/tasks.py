@@ -23,9 +23,11 @@ def transcribe_video(video_id: int) -> None:
     attempts are counted on the Transcript row (TRANSCRIBE_MAX_ATTEMPTS), the retry rule is
     core.jobs'."""
     from recordplus.transcriber import job
-    from recordplus.transcripts.services import transcript_fair_wait
+    from recordplus.transcripts.services import transcript_fair_wait, transcript_lease_wait
 
-    wait = transcript_fair_wait(video_id=video_id)
-    if wait > 0:  # the owner already has MAX_CONCURRENT_JOBS_PER_USER transcriptions running
-        raise dramatiq.Retry(delay=int(wait * 1000))
+    # Another worker holds the job (or held it and died): come back when its lease runs out.
+    # Else the owner may already have MAX_CONCURRENT_JOBS_PER_USER transcriptions running.
+    wait = transcript_lease_wait(video_id=video_id) or transcript_fair_wait(video_id=video_id)
+    if wait > 0:
+        raise dramatiq.Retry(delay=int(wait * 1000) + 500)
     job.transcribe(video_id)
