@@ -69,6 +69,9 @@ def test_it_serves_its_assets_and_nothing_beside_them(local_media: Any) -> None:
     css = client.get("/static/web/app.css")
     assert css.status_code == 200 and css["Content-Type"].startswith("text/css") and b".watch" in css.content
     assert client.get("/static/web/record.js")["Content-Type"].startswith("text/javascript")
+    # The page names its icon, so browsers do not ask for a /favicon.ico that is not there.
+    assert b'rel="icon" href="/static/web/icon.svg"' in client.get("/login").content
+    assert client.get("/static/web/icon.svg")["Content-Type"] == "image/svg+xml"
     assert client.get("/static/web/../views.py").status_code == 404
     assert client.get("/static/web/%2e%2e/views.py").status_code == 404
     assert client.get("/static/web/missing.js").status_code == 404
