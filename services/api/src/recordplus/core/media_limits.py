@@ -158,7 +158,7 @@ def refuse_over_budget(work: Work, claims: MediaClaims, *, cap: float, max_secon
     """Raise MediaBeyondLimits when `work` cannot finish within `cap` seconds even at the
     assumed speed (before any ffmpeg starts), saying what makes it expensive."""
     needed = expected_seconds(work, claims, max_seconds=max_seconds)
-    if FLOOR_SECONDS / SLACK + needed <= cap:
+    if needed <= cap:
         return
     duration = min(claims.duration or max_seconds, max_seconds)
     what = f"{spoken_seconds(duration)} of {claims.width}×{claims.height} video"
