@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 import time
 from collections.abc import Callable
 
+from django.core.signals import got_request_exception
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from recordplus.core import metrics
@@ -40,6 +42,23 @@ def _json_error(status: int, message: str, detail: object = None) -> JsonRespons
     return JsonResponse(error_body(message, detail), status=status)
 
 
+# What a client is told to wait when the database is down (a restart takes seconds).
+DATABASE_RETRY_AFTER_SECONDS = 5
+
+
+def _database_unavailable(exc: BaseException | None) -> bool:
+    """The database could not be reached or dropped the connection (down, restarting)."""
+    from django.db import InterfaceError, OperationalError
+
+    for _ in range(10):  # the exception and what caused it, a few levels deep
+        if exc is None:
+            return False
+        if isinstance(exc, (OperationalError, InterfaceError)):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def api_errors(get_response: Handler) -> Handler:
     """Every answer under /api/ (and upload URLs, /u/) is JSON, even the ones Django or Ninja
     produce themselves."""
@@ -49,9 +68,18 @@ def api_errors(get_response: Handler) -> Handler:
             return get_response(request)
         try:
             response = get_response(request)
-        except Exception:
+        except Exception as exc:
+            unavailable = _unavailable_answer(request, exc)
+            if unavailable is not None:
+                return unavailable
             logger.exception("unhandled error on %s %s", request.method, request.path)
             return _json_error(500, "internal error; the request was not completed")
+        if response.status_code == 500:
+            # Django turned an exception of an inner layer into a 500 before it reached us; it
+            # was kept on the request (see _keep_exception).
+            unavailable = _unavailable_answer(request, getattr(request, "_recordplus_exception", None))
+            if unavailable is not None:
+                return unavailable
         ctype = response.get("Content-Type", "")
         if response.status_code >= 400 and "json" not in ctype:
             if response.status_code == 405:
@@ -68,6 +96,26 @@ def api_errors(get_response: Handler) -> Handler:
         return response
 
     return middleware
+
+
+def _keep_exception(sender: object, request: HttpRequest | None = None, **kwargs: object) -> None:
+    """Keep the exception Django is turning into a 500 on its request, for api_errors."""
+    if request is not None:
+        request._recordplus_exception = sys.exc_info()[1]  # type: ignore[attr-defined]
+
+
+got_request_exception.connect(_keep_exception, dispatch_uid="recordplus-keep-exception")
+
+
+def _unavailable_answer(request: HttpRequest, exc: BaseException | None) -> JsonResponse | None:
+    """503 JSON with Retry-After when `exc` says the database is down, else None."""
+    if not _database_unavailable(exc):
+        return None
+    # Not a bug of ours and not the client's: say so, and when to try again.
+    logger.warning("database unavailable on %s %s: %s", request.method, request.path, exc)
+    answer = _json_error(503, "the database is unavailable; nothing was changed, try again shortly")
+    answer["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
+    return answer
 
 
 def cross_origin_guard(get_response: Handler) -> Handler:
