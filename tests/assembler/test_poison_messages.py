@@ -18,7 +18,7 @@ import boto3
 import psycopg
 import pytest
 
-from tests.conftest import Process, Stack, cluster_env, free_port, fresh_postgres_database, fresh_rabbitmq_vhost
+from tests.conftest import RECORDPLUS, Process, Stack, cluster_env, free_port, fresh_postgres_database, fresh_rabbitmq_vhost
 from tests.support import make_webm, upload
 
 MAX_ATTEMPTS = 2
@@ -35,13 +35,18 @@ _start_worker = cli._start_worker
 
 def start_dying_worker(queues, threads):
     from recordplus.assembler import pipeline
+    from recordplus.transcriber import job
 
-    def die(video):
+    def die(what, *rest):
+        video = getattr(what, "video", what)  # the assembly gets a Video, the transcription a Transcript
         with open(os.environ["DEATHS_FILE"], "a") as deaths:
             deaths.write(f"{video.pk}\\n")
         os.kill(os.getpid(), signal.SIGKILL)  # like the OOM killer: no exception, no ack
 
-    pipeline._assemble = die
+    if os.environ["DIE_IN"] == "assemble":
+        pipeline._assemble = die
+    else:
+        job._attempt = die
     return _start_worker(queues, threads)
 
 
@@ -69,6 +74,7 @@ def test_a_job_that_kills_its_worker_fails_after_the_attempts(tmp_path: Path, mo
             ASSEMBLE_LEASE_SECONDS="3",  # a dead worker's job is taken over after 3 s
             WORKER_METRICS_PORT="0",
             DEATHS_FILE=str(deaths),
+            DIE_IN="assemble",
         )
         s3 = boto3.client(
             "s3", endpoint_url=moto_server, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
@@ -108,6 +114,66 @@ def test_a_job_that_kills_its_worker_fails_after_the_attempts(tmp_path: Path, mo
             assert deaths.read_text().split() == [str(video_id)] * MAX_ATTEMPTS  # each allowed attempt ran, once
             assert attempts_on_row(database, video_id) == MAX_ATTEMPTS + 1  # the last claim gave up
             assert workers[-1].proc.poll() is None  # the claim that gave up did not run the job
+        finally:
+            stack.stop()
+            for worker in workers:
+                worker.stop()
+
+
+def test_a_transcription_that_kills_its_worker_fails_after_the_attempts(tmp_path: Path, moto_server: str) -> None:
+    webm = make_webm(tmp_path / "poison-talk.webm", seconds=2).read_bytes()
+    launcher = tmp_path / "dying_worker.py"
+    launcher.write_text(LAUNCHER)
+    deaths = tmp_path / "deaths.txt"
+    with fresh_postgres_database() as database, fresh_rabbitmq_vhost() as broker:
+        bucket = f"poison-{uuid.uuid4().hex[:8]}"
+        env = cluster_env(database, broker, moto_server, bucket)
+        env.update(
+            TRANSCRIBE_MAX_ATTEMPTS="1",
+            # The lease is the time limit plus a 2 min margin: the shortest allowed, 10 s.
+            TRANSCRIBE_TIME_LIMIT="10",
+            TRANSCRIBE_ENGINE="faster-whisper",
+            WORKER_METRICS_PORT="0",
+            DEATHS_FILE=str(deaths),
+            DIE_IN="transcribe",
+        )
+        s3 = boto3.client(
+            "s3", endpoint_url=moto_server, region_name="us-east-1", aws_access_key_id="testing", aws_secret_access_key="testing"
+        )
+        stack = Stack(mode="cluster", env=env, workdir=tmp_path, s3=s3, bucket=bucket, port=free_port())
+        stack.run("migrate")
+        stack.add("assembler", [RECORDPLUS, "worker", "--queues", "assemble"])
+        workers: list[Process] = []
+
+        def start_worker() -> None:
+            worker = Process(
+                f"transcriber-{len(workers)}", [sys.executable, str(launcher), "worker", "--queues", "transcribe"], env,
+                tmp_path / f"transcriber-{len(workers)}.log",
+            )
+            worker.start()
+            workers.append(worker)
+
+        try:
+            start_worker()
+            stack.start_server()
+            video_id = upload(stack, webm)
+            assert stack.wait_for(video_id)["status"] == "ready"
+            deadline = time.monotonic() + 400
+            transcription: dict = {}
+            with stack.client() as client:
+                while time.monotonic() < deadline:
+                    transcription = client.get(f"/api/record/videos/{video_id}").json()["transcription"] or {}
+                    if transcription.get("status") == "failed":
+                        break
+                    if workers[-1].proc.poll() is not None:
+                        assert len(workers) <= 2, "the job kept being redelivered"
+                        start_worker()
+                    stack.assert_alive()
+                    time.sleep(0.5)
+            assert transcription.get("status") == "failed", f"{transcription}\n" + "\n".join(w.tail() for w in workers)
+            assert "gave up after 1 attempts" in transcription["error"]
+            assert deaths.read_text().split() == [str(video_id)]  # the one allowed attempt ran, once
+            assert workers[-1].proc.poll() is None
         finally:
             stack.stop()
             for worker in workers:
