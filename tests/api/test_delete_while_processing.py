@@ -83,13 +83,13 @@ def test_a_delete_racing_chunk_uploads_answers_json(stack: Stack) -> None:
         barrier = threading.Barrier(7)
         answers: list[tuple[str, int, str]] = []
 
-        def upload(index: int) -> None:
+        def upload(index: int, video_id: int = video_id, barrier: threading.Barrier = barrier) -> None:
             with stack.client() as own:
                 barrier.wait()
                 response = send_chunk(own, video_id, b"piece %d " % index * 5000, index)
                 answers.append(("chunk", response.status_code, response.headers.get("content-type", "")))
 
-        def delete() -> None:
+        def delete(video_id: int = video_id, barrier: threading.Barrier = barrier) -> None:
             with stack.client() as own:
                 barrier.wait()
                 response = own.delete(f"/api/record/videos/{video_id}")

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import boto3
 import psycopg
-import pytest
 
 from tests.conftest import RECORDPLUS, Process, Stack, cluster_env, free_port, fresh_postgres_database, fresh_rabbitmq_vhost
 from tests.support import make_webm, upload
