@@ -106,3 +106,80 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.2):  # 
             return last
         time.sleep(interval)
     raise AssertionError(f"{what} did not happen within {timeout}s (last: {last!r})")
+
+
+@dataclass
+class PrivateRabbitMQ:
+    """A RabbitMQ node of its own: own node name, AMQP, distribution and epmd ports, and its
+    data, logs and Erlang cookie under `root` (owned by the rabbitmq user it drops to)."""
+
+    root: Path
+    port: int
+    dist_port: int
+    epmd_port: int
+    name: str = "recordplus-fault@localhost"
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}/%2F"
+
+    def env(self) -> dict[str, str]:
+        return {
+            **os.environ,
+            "HOME": str(self.root),
+            "RABBITMQ_NODENAME": self.name,
+            "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(self.dist_port),
+            "ERL_EPMD_PORT": str(self.epmd_port),
+            "RABBITMQ_MNESIA_BASE": str(self.root / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(self.root / "log"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.root / "enabled_plugins"),
+            "RABBITMQ_CONFIG_FILE": str(self.root / "rabbitmq"),
+            "RABBITMQ_ADVANCED_CONFIG_FILE": str(self.root / "advanced.config"),
+            "RABBITMQ_PID_FILE": str(self.root / "pid"),
+            "RABBITMQ_FEATURE_FLAGS_FILE": str(self.root / "feature_flags"),
+        }
+
+    def start(self) -> None:
+        log = open(self.root / "server.log", "ab")
+        self.process = subprocess.Popen(["rabbitmq-server"], env=self.env(), cwd=self.root, stdout=log, stderr=log)
+        wait_until(lambda: port_open("127.0.0.1", self.port) or self.process.poll() is not None, 90, "RabbitMQ starting")
+        assert self.process.poll() is None, (self.root / "server.log").read_text(errors="replace")[-3000:]
+
+    def stop(self) -> None:
+        subprocess.run(["rabbitmqctl", "-n", self.name, "shutdown"], env=self.env(), capture_output=True, timeout=120)
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+    def kill_epmd(self) -> None:
+        """The epmd this node started on its private port (never the system's)."""
+        epmd = shutil.which("epmd") or next(iter(sorted(glob.glob("/usr/lib/erlang/erts-*/bin/epmd"))), None)
+        if epmd:
+            subprocess.run([epmd, "-port", str(self.epmd_port), "-kill"], capture_output=True, timeout=30)
+
+
+@contextmanager
+def private_rabbitmq() -> Iterator[PrivateRabbitMQ]:
+    """A started private RabbitMQ node, shut down (with its epmd) and removed at the end."""
+    require(shutil.which("rabbitmq-server") is not None, "rabbitmq-server (Debian rabbitmq-server)")
+    root = Path(tempfile.mkdtemp(prefix="recordplus-fault-rmq-"))
+    (root / "mnesia").mkdir()
+    (root / "log").mkdir()
+    (root / "enabled_plugins").write_text("[].\n")
+    if os.geteuid() == 0:  # rabbitmq-server drops to the rabbitmq user when started as root
+        entry = pwd.getpwnam("rabbitmq")
+        for path in (root, root / "mnesia", root / "log", root / "enabled_plugins"):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+    node = PrivateRabbitMQ(root, free_port(), free_port(), free_port())
+    try:
+        node.start()
+        yield node
+    finally:
+        if getattr(node, "process", None) is not None and node.process.poll() is None:
+            node.stop()
+        node.kill_epmd()
+        shutil.rmtree(root, ignore_errors=True)
