@@ -6,6 +6,7 @@ client reaching the machine's network address is refused, even when it claims to
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -24,22 +25,27 @@ UVICORN = shutil.which("uvicorn", path=str(Path(sys.executable).parent))
 
 
 def network_address() -> str | None:
-    """An IPv4 address of this machine that is not loopback."""
-    ip = shutil.which("ip")
-    if ip is None:
-        return None
-    out = subprocess.run([ip, "-o", "-4", "addr", "show", "scope", "global"], capture_output=True, text=True).stdout
-    for line in out.splitlines():
-        address = line.split()[3].split("/")[0]
-        if not address.startswith("127."):
-            return address
+    """An IPv4 address of this machine that is not loopback (read from the interfaces)."""
+    import fcntl
+    import struct
+
+    siocgifaddr = 0x8915
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        for _, name in socket.if_nameindex():
+            try:
+                packed = fcntl.ioctl(sock.fileno(), siocgifaddr, struct.pack("256s", name.encode()[:15]))
+            except OSError:
+                continue  # no IPv4 address on this interface
+            address = socket.inet_ntoa(packed[20:24])
+            if not address.startswith("127."):
+                return address
     return None
 
 
 @pytest.fixture(scope="module")
 def uvicorn_on_all_addresses(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, str]]:
     address = network_address()
-    require(address is not None, "a non-loopback IPv4 address on this machine (ip -4 addr)")
+    require(address is not None, "a non-loopback IPv4 address on this machine")
     require(UVICORN is not None, "uvicorn in the virtualenv")
     workdir = tmp_path_factory.mktemp("uvicorn-0.0.0.0")
     env = embedded_env(workdir / "var")
