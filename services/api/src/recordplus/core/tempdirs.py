@@ -41,14 +41,16 @@ def make_workdir(prefix: str, *, label: str = "", root: Path | None = None) -> P
 
 
 def _process_started_at() -> float:
-    """Wall-clock time this process started (Linux: from /proc), else now."""
+    """Wall-clock time this process started (Linux: from /proc), else now.
+
+    The boot time comes from /proc/uptime (1/100 s), not /proc/stat's `btime`: that one is
+    truncated to the second, which made a process started less than a second after a killed
+    one take the dead one's folder for "changed after I started" and keep it for good."""
     try:
         ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
-        boot = next(
-            float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime ")
-        )
+        boot = time.time() - float(Path("/proc/uptime").read_text().split()[0])
         return boot + ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, StopIteration):
+    except (OSError, ValueError, IndexError):
         return time.time()
 
 
