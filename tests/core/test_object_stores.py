@@ -5,6 +5,7 @@ tests/core/test_storage_concat.py.)"""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tempfile
 import uuid
@@ -452,3 +453,32 @@ def test_it_refuses_keys_outside_the_root(jail: FileStore, key: str) -> None:
 def test_it_allows_dots_that_stay_inside_the_root(jail: FileStore) -> None:
     put(jail, "videos/../videos/a/x", b"inside")
     assert jail.read_bytes("videos/a/x") == b"inside"
+
+
+def test_a_folder_delete_survives_a_writer_still_at_work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A delete during assembly: a file renamed away between listing and unlink, and a folder
+    that receives a new file before it is removed, must not fail the delete (it was a 500)."""
+    store = FileStore(tmp_path / "media")
+    store.write("videos/v1/chunks/0", io.BytesIO(b"zero"))
+    store.write("videos/v1/chunks/1", io.BytesIO(b"one"))
+    vanishing = store.path("videos/v1/chunks/0")
+    real_unlink = Path.unlink
+    real_rmdir = Path.rmdir
+
+    def unlink(self: Path, missing_ok: bool = False) -> None:
+        if self == vanishing:
+            real_unlink(self)  # the writer renamed it away just before us
+        real_unlink(self, missing_ok=missing_ok)
+
+    def rmdir(self: Path) -> None:
+        if self == store.path("videos/v1/chunks"):
+            (self / "late.part").write_bytes(b"x")  # the writer's next file lands first
+        real_rmdir(self)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    monkeypatch.setattr(Path, "rmdir", rmdir)
+    assert store.delete_prefix("videos/v1/") == 1
+    monkeypatch.undo()
+    assert not store.path("videos/v1/chunks/1").exists()
+    # What the writer added later is left for its own clean-up (the pipeline deletes again).
+    assert (store.path("videos/v1/chunks") / "late.part").exists()

@@ -9,6 +9,7 @@ This module imports neither Django nor Dramatiq.
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 import tempfile
@@ -94,6 +95,8 @@ class FileStore(ObjectStore):
         self.path(key).unlink(missing_ok=True)
 
     def delete_prefix(self, prefix: str) -> int:
+        # A writer may still be working under the prefix (a delete during assembly: the pipeline
+        # stops at its next step and deletes again), so files and folders may come and go here.
         deleted = 0
         start = self.path(prefix) if prefix.endswith("/") else self.path(prefix).parent
         if not start.exists():
@@ -101,14 +104,17 @@ class FileStore(ObjectStore):
         root = self.root.resolve()
         for path in sorted(start.rglob("*")):
             if path.is_file() and path.relative_to(root).as_posix().startswith(prefix):
-                path.unlink()
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    continue
                 deleted += 1
         # Empty folders left behind would pile up, one per deleted video.
-        for folder in sorted((p for p in start.rglob("*") if p.is_dir()), reverse=True):
-            if not any(folder.iterdir()):
-                folder.rmdir()
-        if prefix.endswith("/") and start.is_dir() and not any(start.iterdir()):
-            start.rmdir()
+        folders = sorted((p for p in start.rglob("*") if p.is_dir()), reverse=True)
+        if prefix.endswith("/"):
+            folders.append(start)
+        for folder in folders:
+            _remove_if_empty(folder)
         return deleted
 
     def download(self, key: str, dest: Path) -> int:
@@ -160,3 +166,14 @@ class FileStore(ObjectStore):
         self.ensure_ready()
         if not os.access(self.root, os.W_OK):
             raise OSError(f"{self.root} is not writable")
+
+
+def _remove_if_empty(folder: Path) -> None:
+    """Remove `folder` if it is (still) empty; one that vanished or filled meanwhile is left."""
+    try:
+        folder.rmdir()
+    except FileNotFoundError:
+        pass
+    except OSError as error:
+        if error.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+            raise
