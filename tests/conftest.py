@@ -40,7 +40,7 @@ RABBITMQ_URL = os.environ.get(
 )
 RABBITMQ_HOST = urlsplit(RABBITMQ_URL).hostname or "127.0.0.1"
 # Keys the stacks set themselves; anything like them in the caller's environment is dropped.
-_STACK_PREFIXES = ("RECORDPLUS_", "DATABASE_", "S3_", "BROKER_", "STORAGE_", "STREAM_", "ALLOW_", "WORKER_", "MEDIA_URL_")
+_STACK_PREFIXES = ("RECORDPLUS_", "DATABASE_", "S3_", "BROKER_", "STORAGE_", "STREAM_", "ALLOW_", "WORKER_", "MEDIA_URL_", "METRICS_")
 # Stacks never inherit MEDIA_URL_* (above), so theirs keep the embedded default key file.
 
 
@@ -54,6 +54,24 @@ def _in_process_media_url_key() -> None:
 
 
 _in_process_media_url_key()
+
+
+def _store_follows_settings() -> None:
+    """The process's store is built once (core.storage.get_store); in-process tests change
+    MEDIA_ROOT or the backend per test, so a change of those settings builds it anew — else a
+    test writes into the folder of whichever test built the store first."""
+    from django.test.signals import setting_changed
+
+    from recordplus.core.storage import get_store
+
+    def rebuild(*, setting: str, **_: Any) -> None:
+        if setting in ("MEDIA_ROOT", "STORAGE_BACKEND") or setting.startswith("S3_"):
+            get_store.cache_clear()
+
+    setting_changed.connect(rebuild, weak=False, dispatch_uid="recordplus-tests-store")
+
+
+_store_follows_settings()
 
 # The settings every test stack shares: small enough limits to test, short settle window.
 TEST_MAX_CHUNK_BYTES = 16 * 1024 * 1024
@@ -277,13 +295,18 @@ def fresh_postgres_database() -> Iterator[str]:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def rabbitmqctl() -> str | None:
+    """The rabbitmqctl that reaches the test broker (TEST_RABBITMQCTL, else the one on PATH)."""
+    return os.environ.get("TEST_RABBITMQCTL") or shutil.which("rabbitmqctl")
+
+
 @contextmanager
 def fresh_rabbitmq_vhost() -> Iterator[str]:
     """A new RabbitMQ virtual host, so no stale message reaches a test's worker."""
     broker = urlsplit(RABBITMQ_URL)
     port = broker.port or 5672
     require(port_open(RABBITMQ_HOST, port), f"RabbitMQ on {RABBITMQ_HOST}:{port} (TEST_RABBITMQ_URL)")
-    ctl = os.environ.get("TEST_RABBITMQCTL") or shutil.which("rabbitmqctl")
+    ctl = rabbitmqctl()
     require(ctl is not None, "rabbitmqctl (to create a virtual host per test run; TEST_RABBITMQCTL)")
     vhost = f"recordplus-test-{uuid.uuid4().hex[:8]}"
     subprocess.run([ctl, "add_vhost", vhost], check=True, capture_output=True, timeout=60)

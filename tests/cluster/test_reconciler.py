@@ -8,7 +8,6 @@ must find it in the database and re-enqueue it; a worker then makes it `ready`, 
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -22,6 +21,7 @@ from tests.conftest import (
     free_port,
     fresh_postgres_database,
     fresh_rabbitmq_vhost,
+    rabbitmqctl,
     require,
 )
 from tests.support import db_rows, make_webm, stored_original, upload
@@ -31,7 +31,7 @@ pytestmark = pytest.mark.cluster
 
 def queue_lengths(vhost: str) -> dict[str, int]:
     listed = subprocess.run(
-        ["rabbitmqctl", "list_queues", "-p", vhost, "--quiet", "--no-table-headers", "name", "messages"],
+        [str(rabbitmqctl()), "list_queues", "-p", vhost, "--quiet", "--no-table-headers", "name", "messages"],
         check=True, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     lengths = {}
@@ -43,7 +43,7 @@ def queue_lengths(vhost: str) -> dict[str, int]:
 
 
 def test_it_reassembles_a_video_whose_message_was_lost(tmp_path: Path, moto_server: str) -> None:
-    require(shutil.which("rabbitmqctl") is not None, "rabbitmqctl (to drop the message)")
+    require(rabbitmqctl() is not None, "rabbitmqctl (to drop the message; TEST_RABBITMQCTL)")
     import boto3
 
     webm = make_webm(tmp_path / "lost.webm", seconds=2).read_bytes()
@@ -64,7 +64,7 @@ def test_it_reassembles_a_video_whose_message_was_lost(tmp_path: Path, moto_serv
 
             # The message is lost (a broker without persistence restarted, a queue deleted…).
             for queue in ("assemble", "assemble.DQ"):
-                subprocess.run(["rabbitmqctl", "purge_queue", "-p", vhost, queue], check=True, capture_output=True, timeout=60)
+                subprocess.run([str(rabbitmqctl()), "purge_queue", "-p", vhost, queue], check=True, capture_output=True, timeout=60)
             assert sum(queue_lengths(vhost).values()) == 0
             stack.add("worker", [RECORDPLUS, "worker", "--queues", "assemble"])
 
