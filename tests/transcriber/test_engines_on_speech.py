@@ -68,10 +68,17 @@ def test_it_transcribes_long_audio_window_by_window(speech_wav: Path) -> None:
     if not long_wav.exists():
         concat_wavs([speech_wav] * 3, long_wav, gap=1.0)
     reference = " ".join(SENTENCES * 3)
-    result = transcribe_wav(long_wav, load_engine(windowed), windowed)
+    progress: list[float] = []
+    result = transcribe_wav(long_wav, load_engine(windowed), windowed, on_progress=progress.append)
     assert word_error_rate(reference, result.text) <= MAX_WER, result.text
     assert_well_formed(result, result.audio_seconds)
     assert result.segments[-1].end > 40.0
+    # Progress as the windows are decoded (the library's "transcribing N%"): fractions of the
+    # whole audio, never backwards, past the first window, near the end at the last segment.
+    assert progress and all(0.0 <= f <= 1.0 for f in progress), progress
+    assert progress == sorted(progress), progress
+    assert any(f > 30.0 / result.audio_seconds for f in progress), progress  # beyond window 1's offset 0
+    assert progress[-1] >= result.segments[-1].end / result.audio_seconds - 0.01, (progress[-1], result.segments[-1])
 
 
 def test_it_loads_the_model_once_for_many_jobs(sentence_wav: Path, fresh_model_cache: None) -> None:

@@ -221,3 +221,26 @@ def test_it_rejects_a_rerun_while_the_video_is_not_ready(sent: list[int]) -> Non
     uploading = Video.objects.create(title="still uploading")
     with pytest.raises(Conflict):
         services.transcript_rerun(video=uploading)
+
+
+def test_it_records_progress_while_running_and_one_when_done(video: Video, sent: list[int], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The row's progress (what the library shows as "transcribing N%") moves forward while the
+    engine reports, in steps (not one write per segment), and is 1 when done."""
+    services.transcript_request(video_id=video.pk)
+    seen: list[float] = []
+
+    def engine_reporting(video: Video, settings: object) -> TranscriptResult:
+        write = job.ProgressWriter(video.pk)
+        for fraction in (0.001, 0.005, 0.3, 0.2, 0.6):  # 0.2: an engine never goes back, the row neither
+            write(fraction)
+            seen.append(Transcript.objects.get(video=video).progress)
+        return _result()
+
+    monkeypatch.setattr(job, "_transcript_of", engine_reporting)
+    job.transcribe(video.pk)
+    assert seen == [0.0, 0.0, 0.3, 0.3, 0.6]
+    transcript = Transcript.objects.get(video=video)
+    assert (transcript.status, transcript.progress) == ("done", 1.0)
+    # Done is final: a late report changes nothing.
+    services.transcript_set_progress(video_id=video.pk, fraction=0.5)
+    assert Transcript.objects.get(video=video).progress == 1.0

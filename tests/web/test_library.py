@@ -68,3 +68,16 @@ def test_it_deletes_with_a_confirmation_and_the_stored_files_go(alice: Persona, 
     assert not Video.objects.filter(pk=video.pk).exists()
     assert not local_media.exists(f"{prefix}thumbnail.jpg")
     assert client.get(f"/v/{video.public_id}").status_code == 404
+
+
+@pytest.mark.django_db
+def test_it_shows_how_far_a_transcription_has_got(alice: Persona, ready_video: Callable[..., Any]) -> None:
+    from recordplus.transcripts.models import Transcript
+
+    video = ready_video(alice.user, title="long talk")
+    Transcript.objects.update_or_create(video=video, defaults={"status": "running", "progress": 0.42})
+    html = signed_in(alice).get("/").content.decode()
+    assert "Ready · transcribing 42%" in html
+    # The API the page polls carries the same figure.
+    detail = signed_in(alice).get(f"/api/record/videos/{video.pk}").json()
+    assert detail["transcription"]["status"] == "running" and detail["transcription"]["progress"] == 0.42

@@ -26,6 +26,8 @@ class Transcript(models.Model):
     audio_seconds = models.FloatField(null=True, blank=True)
     wall_seconds = models.FloatField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # Fraction of the audio transcribed so far (0..1) while running; 1 once done.
+    progress = models.FloatField(default=0.0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -122,9 +122,10 @@ def transcript_claim(*, video_id: int, lease_seconds: float, max_attempts: int) 
         transcript.attempts += 1
         transcript.started_at = now
         transcript.finished_at = None
+        transcript.progress = 0.0
         transcript.lease_expires_at = now + timedelta(seconds=lease_seconds)
         transcript.save(
-            update_fields=["status", "attempts", "started_at", "finished_at", "lease_expires_at", "updated_at"]
+            update_fields=["status", "attempts", "started_at", "finished_at", "progress", "lease_expires_at", "updated_at"]
         )
         given_up = jobs.give_up_at_claim(transcript.attempts, max_attempts)
         if given_up:
@@ -135,9 +136,18 @@ def transcript_claim(*, video_id: int, lease_seconds: float, max_attempts: int) 
     return Transcript.objects.select_related("video").get(pk=transcript.pk)
 
 
+def transcript_set_progress(*, video_id: int, fraction: float) -> None:
+    """How far the video's running transcription has got (0..1); only forward, only while running."""
+    fraction = min(max(float(fraction), 0.0), 1.0)
+    Transcript.objects.filter(video_id=video_id, status=Transcript.Status.RUNNING, progress__lt=fraction).update(
+        progress=fraction, updated_at=timezone.now()
+    )
+
+
 def transcript_complete(*, transcript: Transcript, result: TranscriptResult) -> Transcript:
     """Record a finished transcription (the same values its transcript.json holds)."""
     transcript.status = Transcript.Status.DONE
+    transcript.progress = 1.0
     transcript.language = result.language
     transcript.engine = result.engine
     transcript.model = result.model

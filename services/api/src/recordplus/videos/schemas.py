@@ -50,6 +50,8 @@ class TranscriptionOut(Schema):
     GET videos/{id}/transcript)."""
 
     status: str
+    # Fraction of the audio transcribed (0..1): moves while running, 1 when done.
+    progress: float
     text: str
     language: str
     engine: str

@@ -50,8 +50,10 @@ def stage_of(video: Video) -> Stage:
         return Stage("assembling", f"Processing {round(video.progress * 100)}%", True)
     if video.status == Video.Status.FAILED:
         return Stage("failed", f"Failed: {video.error or 'unknown reason'}", False)
-    if transcript is None or transcript.status in (Transcript.Status.PENDING, Transcript.Status.RUNNING):
+    if transcript is None or transcript.status == Transcript.Status.PENDING:
         return Stage("transcribing", "Ready · transcribing", True)
+    if transcript.status == Transcript.Status.RUNNING:
+        return Stage("transcribing", f"Ready · transcribing {round(transcript.progress * 100)}%", True)
     if transcript.status == Transcript.Status.FAILED:
         return Stage("ready", "Ready · transcript failed", False)
     return Stage("ready", "Ready", False)

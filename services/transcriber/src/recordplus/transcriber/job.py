@@ -101,9 +101,25 @@ def _transcript_of(video: Video, settings: TranscribeSettings) -> TranscriptResu
         except NoAudioStream:
             return _no_audio()
         engine = load_engine(settings)
-        return transcribe_wav(wav, engine, settings)
+        return transcribe_wav(wav, engine, settings, on_progress=ProgressWriter(video.pk))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+class ProgressWriter:
+    """Writes a transcription's progress to its row, at most every PROGRESS_STEP of the audio
+    (a long recording reports hundreds of segments; the library only shows whole percents)."""
+
+    PROGRESS_STEP = 0.02
+
+    def __init__(self, video_id: int) -> None:
+        self.video_id = video_id
+        self.written = 0.0
+
+    def __call__(self, fraction: float) -> None:
+        if fraction - self.written >= self.PROGRESS_STEP or (fraction >= 1.0 > self.written):
+            self.written = fraction
+            transcript_services.transcript_set_progress(video_id=self.video_id, fraction=fraction)
 
 
 def _no_audio() -> TranscriptResult:

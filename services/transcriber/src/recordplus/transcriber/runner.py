@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,11 @@ logger = logging.getLogger(__name__)
 NO_SPEECH_NOTE = "no speech was detected in the audio"
 
 
-def transcribe_wav(path: Path, engine: Engine, settings: TranscribeSettings) -> TranscriptResult:
-    """Run `engine` over a 16 kHz mono WAV and return the whole transcript.
+def transcribe_wav(
+    path: Path, engine: Engine, settings: TranscribeSettings, on_progress: Callable[[float], None] | None = None
+) -> TranscriptResult:
+    """Run `engine` over a 16 kHz mono WAV and return the whole transcript; `on_progress` gets
+    the fraction of the audio transcribed so far (0..1, never going back) as it goes.
 
     The language is detected on the first window (unless WHISPER_LANGUAGE is set) and reused
     for the rest, so a long recording keeps one language and skips re-detection.
@@ -29,7 +33,10 @@ def transcribe_wav(path: Path, engine: Engine, settings: TranscribeSettings) -> 
     language = settings.language
     segments: list[Segment] = []
     for window in iter_windows(path, settings.window_seconds):
-        detected, found = engine.transcribe(window.samples, language)
+        report = None
+        if on_progress is not None and audio_seconds > 0:
+            report = _fraction_reporter(on_progress, window.offset, audio_seconds)
+        detected, found = engine.transcribe(window.samples, language, on_progress=report)
         language = language or detected
         segments.extend(segment.shifted(window.offset) for segment in found)
         logger.debug("window at %.1fs: %d segments", window.offset, len(found))
@@ -55,3 +62,12 @@ def transcribe_wav(path: Path, engine: Engine, settings: TranscribeSettings) -> 
 def _read_all(path: Path) -> np.ndarray:
     """The whole recording in memory: only diarization needs it (speaker labels must be global)."""
     return np.concatenate([w.samples for w in iter_windows(path)]) if wav_duration(path) else np.zeros(0, np.float32)
+
+
+def _fraction_reporter(on_progress: Callable[[float], None], offset: float, total: float) -> Callable[[float], None]:
+    """Turn an engine's seconds-into-this-window into the fraction of the whole audio."""
+
+    def report(seconds: float) -> None:
+        on_progress(min(max((offset + seconds) / total, 0.0), 1.0))
+
+    return report

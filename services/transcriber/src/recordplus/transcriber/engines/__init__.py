@@ -11,6 +11,7 @@ TRANSCRIBE_ENGINE=whisperx explicitly.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from typing import Protocol
 
 import numpy as np
@@ -25,13 +26,22 @@ FASTER_WHISPER = "faster-whisper"
 WHISPERX = "whisperx"
 
 
+# Called with how many seconds of a window have been transcribed so far.
+Progress = Callable[[float], None]
+
+
 class Engine(Protocol):
     """What the runner needs from an engine."""
 
     name: str
     model_label: str
 
-    def transcribe(self, samples: np.ndarray, language: str | None = None) -> tuple[str, list[Segment]]: ...
+    def transcribe(
+        self, samples: np.ndarray, language: str | None = None, on_progress: Progress | None = None
+    ) -> tuple[str, list[Segment]]:
+        """(language, segments) of one window; `on_progress(seconds)` tells how far into the
+        window decoding has got, as it goes."""
+        ...
 
 
 def whisperx_installed() -> bool:

@@ -7,6 +7,7 @@ CTranslate2 models as WhisperX, and gives word times from its own cross-attentio
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 
@@ -43,7 +44,9 @@ class FasterWhisperEngine:
             raise ModelUnavailable(f"Whisper model {ref.label!r} cannot be loaded offline: {exc}") from exc
         self.default_language = settings.language or ("en" if ref.english_only else None)
 
-    def transcribe(self, samples: np.ndarray, language: str | None = None) -> tuple[str, list[Segment]]:
+    def transcribe(
+        self, samples: np.ndarray, language: str | None = None, on_progress: Callable[[float], None] | None = None
+    ) -> tuple[str, list[Segment]]:
         """Transcribe one window (times from its start); returns (language, segments)."""
         pieces, info = self.model.transcribe(
             samples,
@@ -56,6 +59,8 @@ class FasterWhisperEngine:
         )
         segments = []
         for piece in pieces:  # a generator: decoding happens while iterating
+            if on_progress is not None:
+                on_progress(float(piece.end))
             text = clean_text(piece.text)
             raw = [
                 {"word": w.word, "start": w.start, "end": w.end, "score": w.probability}

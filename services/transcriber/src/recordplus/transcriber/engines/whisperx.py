@@ -14,11 +14,13 @@ import math
 import os
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from recordplus.transcriber.audio import SAMPLE_RATE
 from recordplus.transcriber.config import BUNDLED_NLTK_DATA, TranscribeSettings
 from recordplus.transcriber.errors import ConfigurationError, EngineUnavailable, ModelUnavailable
 from recordplus.transcriber.model_location import WhisperModelRef, resolve_align_model
@@ -134,10 +136,16 @@ class WhisperXEngine:
         """Why words of `language` were not aligned ('' when they were)."""
         return self._align_problems.get(language, "")
 
-    def transcribe(self, samples: np.ndarray, language: str | None = None) -> tuple[str, list[Segment]]:
-        """Transcribe and align one window (times from its start); returns (language, segments)."""
+    def transcribe(
+        self, samples: np.ndarray, language: str | None = None, on_progress: Callable[[float], None] | None = None
+    ) -> tuple[str, list[Segment]]:
+        """Transcribe and align one window (times from its start); returns (language, segments).
+        WhisperX decodes a window in one batched call, so progress comes once per window."""
         with self._lock:
-            return self._transcribe(samples, language)
+            found = self._transcribe(samples, language)
+        if on_progress is not None:
+            on_progress(len(samples) / SAMPLE_RATE)
+        return found
 
     def _transcribe(self, samples: np.ndarray, language: str | None) -> tuple[str, list[Segment]]:
         result = self.pipeline.transcribe(

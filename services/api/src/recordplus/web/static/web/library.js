@@ -17,7 +17,8 @@
     if (video.status === "uploading") return ["uploading", "Uploading"];
     if (video.status === "assembling") return ["assembling", `Processing ${Math.round(video.progress * 100)}%`];
     if (video.status === "failed") return ["failed", `Failed: ${video.error || "unknown reason"}`];
-    if (!transcript || transcript === "pending" || transcript === "running") return ["transcribing", "Ready · transcribing"];
+    if (!transcript || transcript === "pending") return ["transcribing", "Ready · transcribing"];
+    if (transcript === "running") return ["transcribing", `Ready · transcribing ${Math.round(video.transcription.progress * 100)}%`];
     return ["ready", transcript === "failed" ? "Ready · transcript failed" : "Ready"];
   };
   const poll = async () => {
