@@ -1,14 +1,15 @@
-"""kill -9 at seeded random points: the embedded server during upload and assembly, a cluster
-worker during assembly. Every kill point is an event, never a moment in time — after the Nth
-chunk's answer, right after finalize, on seeing the assembly's progress pass a drawn
-threshold — drawn by random.Random(seed); the seed is printed (KILL_MATRIX_SEED replays it).
+"""kill -9 at seeded random points: the embedded server during upload, assembly and
+transcription, a cluster worker during assembly. Every kill point is an event, never a moment
+in time — after the Nth chunk's answer, right after finalize, on seeing the assembly's progress
+pass a drawn threshold (in a run later than the one killed before), on seeing the transcription
+`running` — drawn by random.Random(seed); the seed is printed (KILL_MATRIX_SEED replays it).
 
 After each kill the process is started again (the embedded server's reconciler re-enqueues its
 unfinished work; RabbitMQ redelivers the cluster worker's unacked message once its lease runs
 out). Then every video must be `ready`, its stored original byte-exact to the uploaded bytes,
 no object outside a live video's prefix (and no chunk or open multipart upload left over), no
-process the killed one had started still running (ffmpeg dies with its parent), and no scratch
-folder left behind.
+process the killed one had started still running (ffmpeg dies with its parent), no scratch
+folder left behind, and (embedded) every transcription `done`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from tests.conftest import (
 from tests.faults.services import wait_until
 from tests.support import (
     create_video,
+    db_rows,
     fetch,
     finalize,
     make_webm,
@@ -48,6 +50,9 @@ pytestmark = [pytest.mark.cluster, pytest.mark.faults]
 
 SEED = int(os.environ.get("KILL_MATRIX_SEED") or random.SystemRandom().randrange(1 << 30))
 CHUNKS = 8
+# 13 + 7 = 20 kill points at least, across upload and assembly.
+EMBEDDED_KILLS = 13
+CLUSTER_KILLS = 7
 
 
 def descendants(pid: int) -> set[int]:
@@ -98,18 +103,44 @@ class Killer:
                    "the killed processes' children (ffmpeg) ending")  # fmt: skip
 
 
-def watch_progress(stack: Stack, video_id: int, threshold: float, timeout: float = 240) -> dict | None:
-    """The video's detail once its assembly progress reached `threshold`; None when it ended first."""
+def attempts(stack: Stack, video_id: int) -> int:
+    ((count,),) = db_rows(stack, "SELECT assembly_attempts FROM videos_video WHERE id = %s", (video_id,))
+    return int(count)
+
+
+def watch_progress(stack: Stack, video_id: int, threshold: float, after_attempt: int = 0, timeout: float = 240) -> int | None:
+    """The claim's attempt number once a run later than `after_attempt` has claimed the video
+    and its assembly progress reached `threshold`; None when the assembly ended first."""
     deadline = time.monotonic() + timeout
     with stack.client() as client:
         while time.monotonic() < deadline:
             video = client.get(f"/api/record/videos/{video_id}").json()
             if video["status"] != "assembling":
                 return None
-            if video["progress"] >= threshold:
-                return video
+            if video["progress"] >= threshold and (attempt := attempts(stack, video_id)) > after_attempt:
+                return attempt
             time.sleep(0.02)
     raise AssertionError(f"video {video_id} made no progress to {threshold}\n{stack.logs()}")
+
+
+def watch_transcription_running(stack: Stack, video_id: int, timeout: float = 240) -> bool:
+    """True once the video's transcription is `running`; False when it ended before we saw it."""
+    deadline = time.monotonic() + timeout
+    with stack.client() as client:
+        while time.monotonic() < deadline:
+            video = client.get(f"/api/record/videos/{video_id}").json()
+            status = (video.get("transcription") or {}).get("status")
+            if status == "running":
+                return True
+            if status in ("done", "failed") or video["status"] == "failed":
+                return False
+            time.sleep(0.02)
+    raise AssertionError(f"the transcription of video {video_id} never started\n{stack.logs()}")
+
+
+def transcriptions(stack: Stack, expected: dict[int, bytes]) -> dict[int, str | None]:
+    with stack.client() as client:
+        return {v: (client.get(f"/api/record/videos/{v}").json().get("transcription") or {}).get("status") for v in expected}
 
 
 def assert_converged(stack: Stack, expected: dict[int, bytes]) -> None:
@@ -147,7 +178,10 @@ def test_embedded_server_killed_during_upload_and_assembly(tmp_path: Path, recor
     print(f"kill matrix seed {SEED} (KILL_MATRIX_SEED={SEED} replays it)")
     data_dir, scratch = tmp_path / "var", tmp_path / "tmp"
     scratch.mkdir()
-    env = embedded_env(data_dir, FINALIZE_SETTLE_SECONDS="0.2", TMPDIR=str(scratch))
+    # A transcription may be killed several times (its own kill point, then the next round's
+    # while it still runs): more attempts than kills, so the poison-message cap (3 by default,
+    # tests/assembler/test_poison_messages.py) does not end it `failed` here.
+    env = embedded_env(data_dir, FINALIZE_SETTLE_SECONDS="0.2", TMPDIR=str(scratch), TRANSCRIBE_MAX_ATTEMPTS="10")
     stack = Stack(mode="embedded", env=env, workdir=tmp_path, data_dir=data_dir)
     killer = Killer()
     expected: dict[int, bytes] = {}
@@ -160,7 +194,9 @@ def test_embedded_server_killed_during_upload_and_assembly(tmp_path: Path, recor
 
     stack.start_server()
     try:
-        for round_ in range(6):
+        round_ = 0
+        while len(killer.kills) < EMBEDDED_KILLS and round_ < 10:  # one upload kill a round, at least
+            round_ += 1
             data = recordings[rng.randrange(len(recordings))]
             pieces = split(data, uneven_sizes(len(data), CHUNKS))
             kill_after = rng.randrange(1, len(pieces))  # after the Nth chunk's answer
@@ -182,8 +218,15 @@ def test_embedded_server_killed_during_upload_and_assembly(tmp_path: Path, recor
             if watch_progress(stack, video_id, threshold) is not None:
                 killer.kill(stack, server(), f"video {video_id}: assembly at progress >= {threshold}")
                 restart()
-        assert len(killer.kills) >= 10, killer.kills
+            if rng.random() < 0.5 and watch_transcription_running(stack, video_id):
+                killer.kill(stack, server(), f"video {video_id}: transcription running")
+                restart()
+        assert len(killer.kills) >= EMBEDDED_KILLS, killer.kills
         assert_converged(stack, expected)
+        # The transcriptions converge too (the start-up reconciler re-enqueues a killed one).
+        wait_until(lambda: set(transcriptions(stack, expected).values()) <= {"done", "failed"}, 300,
+                   "every transcription ending")  # fmt: skip
+        assert set(transcriptions(stack, expected).values()) == {"done"}, transcriptions(stack, expected)
         killer.assert_no_leftover_processes()
         assert scratch_dirs(scratch) == [], "scratch folders of killed runs left behind"
     finally:
@@ -210,18 +253,22 @@ def test_cluster_worker_killed_during_assembly(tmp_path: Path, recordings: list[
             stack.processes.remove(first)
             queues = ["assemble"]
             stack.add("worker-0", [RECORDPLUS, "worker", "--queues", *queues])
-            for round_ in range(4):
+            round_ = 0
+            while len(killer.kills) < CLUSTER_KILLS and round_ < 8:
+                round_ += 1
                 data = recordings[rng.randrange(len(recordings))]
                 video_id = upload(stack, data, chunk_sizes=uneven_sizes(len(data), CHUNKS))
                 expected[video_id] = data
-                for kill in range(2):
+                attempt = 0
+                for _ in range(2):  # killed twice in a row, the second time in the run that took over
                     threshold = round(rng.uniform(0.02, 0.9), 2)
-                    if watch_progress(stack, video_id, threshold) is None:
+                    attempt = watch_progress(stack, video_id, threshold, after_attempt=attempt)
+                    if attempt is None:
                         break
                     worker = next(p for p in stack.processes if p.name.startswith("worker"))
-                    killer.kill(stack, worker, f"video {video_id}: assembly at progress >= {threshold} (kill {kill + 1})")
+                    killer.kill(stack, worker, f"video {video_id}: assembly attempt {attempt} at progress >= {threshold}")
                     stack.add(f"worker-{len(killer.kills)}", [RECORDPLUS, "worker", "--queues", *queues])
-            assert len(killer.kills) >= 6, killer.kills
+            assert len(killer.kills) >= CLUSTER_KILLS, killer.kills
             assert_converged(stack, expected)
             killer.assert_no_leftover_processes()
             stack.stop()
