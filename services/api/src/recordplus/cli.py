@@ -111,6 +111,10 @@ def _reconcile(stale: float | None) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _setup(args.data_dir, args.host)
+    workers = args.workers
+    if workers > 1 and settings.EMBEDDED:
+        print("recordplus serve: --workers needs cluster mode (embedded runs its workers in-process on SQLite)", file=sys.stderr)
+        return EXIT_MISCONFIGURED
     import uvicorn
 
     from recordplus.core.storage import get_store
@@ -140,14 +144,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from recordplus.config.asgi import application
     from recordplus.core.http_timeouts import header_timeout_protocol
 
+    if workers > 1:
+        # uvicorn spawns its worker processes and imports the app and the protocol by name there.
+        app_and_protocol: dict[str, Any] = {"app": "recordplus.config.asgi:application", "workers": workers,
+                                            "http": "recordplus.cli:HeaderTimeoutProtocol"}  # fmt: skip
+        logger.info("serving with %s worker processes (request metrics stay in each worker's memory)", workers)
+    else:
+        app_and_protocol = {"app": application, "http": header_timeout_protocol(settings.HTTP_HEADER_TIMEOUT_SECONDS)}
     try:
         uvicorn.run(
-            application,
             host=args.host,
             port=args.port,
             # Slow clients are dropped: headers within HTTP_HEADER_TIMEOUT_SECONDS (the body's
             # deadline, HTTP_BODY_TIMEOUT_SECONDS, is kept by the application itself).
-            http=header_timeout_protocol(settings.HTTP_HEADER_TIMEOUT_SECONDS),
+            **app_and_protocol,
             log_level=settings.LOG_LEVEL,
             proxy_headers=True,
             forwarded_allow_ips=envstr("FORWARDED_ALLOW_IPS", "127.0.0.1"),
@@ -162,6 +172,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
         if worker is not None:
             worker.stop(timeout=10_000)
     return 0
+
+
+def __getattr__(name: str) -> Any:
+    """`HeaderTimeoutProtocol`: what `serve --workers N` names for uvicorn's worker processes,
+    built in each of them from its settings (a class made at run time cannot be sent there)."""
+    if name == "HeaderTimeoutProtocol":
+        from django.conf import settings
+
+        from recordplus.core.http_timeouts import header_timeout_protocol
+
+        return header_timeout_protocol(settings.HTTP_HEADER_TIMEOUT_SECONDS)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _local_upload_url(settings: Any, base_url: str) -> str:
@@ -308,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to bind (default 8000)")
     serve.add_argument("--data-dir", default=None, help="embedded mode's data folder (default ./var)")
+    serve.add_argument("--workers", type=int, default=1, help="uvicorn worker processes on one port (cluster mode; default 1)")
     serve.set_defaults(func=cmd_serve)
 
     worker = sub.add_parser("worker", parents=[common], help="run a Dramatiq worker for the named queues")
