@@ -1,0 +1,341 @@
+"""Helpers of the live-transcription tests and of tests/bench/bench_live.py: the spoken script
+(espeak-ng), a MediaRecorder-like WebM cut into its 1 s clusters, a Server-Sent Events reader,
+the whole-file reference transcript, and the checks a merged transcript must pass.
+
+Plain helpers: no fixtures here (tests/live_e2e/conftest.py holds those).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.transcriber.fixtures import concat_wavs, speak, word_error_rate, words_of
+
+# What is said, one sentence a line, with a pause between sentences (the voice-activity cuts
+# the server windows at). About 70 s at espeak-ng's 150 words a minute.
+SCRIPT = (
+    "Good morning everyone and welcome to the weekly product review.",
+    "Today we walk through the new live recording feature from start to finish.",
+    "While you are still talking, every second of video travels to the server.",
+    "The server listens to the sound and writes down what it hears.",
+    "Short pauses between sentences tell it where one thought ends.",
+    "Each finished piece of text appears on the screen a few seconds later.",
+    "When you press stop, almost all of the work is already done.",
+    "The video is ready to watch at once, with its captions in place.",
+    "Our finance team asked for a summary of the quarterly numbers.",
+    "Sales grew in every region except the northern market.",
+    "We plan to hire two more engineers before the end of the summer.",
+    "The support queue is shorter than it has been all year.",
+    "Please send your questions to the product channel after the meeting.",
+    "Thank you all for listening, and have a wonderful afternoon.",
+)
+LEAD_SILENCE = 0.5
+GAP_SECONDS = 0.8
+# The longest stretch without speech inside the script (a pause between sentences, plus how far
+# tiny.en's word times may stray). A longer hole between two words means words were lost.
+MAX_SILENT_GAP = 2.5
+
+
+@dataclass(frozen=True)
+class Speech:
+    """A WAV of `text` (16 kHz mono) and where each sentence sits in it (seconds)."""
+
+    wav: Path
+    text: str
+    sentences: list[tuple[float, float, str]]
+
+    @property
+    def seconds(self) -> float:
+        return self.sentences[-1][1]
+
+
+def wav_seconds(path: Path) -> float:
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "json", str(path)],
+        check=True, capture_output=True, text=True, timeout=60,
+    ).stdout  # fmt: skip
+    return float(json.loads(out)["format"]["duration"])
+
+
+def make_speech(folder: Path, script: tuple[str, ...] = SCRIPT, *, repeat: int = 1) -> Speech:
+    """espeak-ng says `script` (`repeat` times over) with GAP_SECONDS between sentences, after
+    LEAD_SILENCE; cached in `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    parts = []
+    for i, sentence in enumerate(script):
+        part = folder / f"sentence-{i:02d}.wav"
+        if not part.exists():
+            speak(sentence, part, lead_silence=LEAD_SILENCE if i == 0 else 0)
+        parts.append(part)
+    lengths = [wav_seconds(p) for p in parts]
+    wav = folder / f"speech-x{repeat}.wav"
+    if not wav.exists():
+        concat_wavs(parts * repeat, wav, gap=GAP_SECONDS)
+    sentences, at = [], 0.0
+    for round_ in range(repeat):
+        for i, (sentence, length) in enumerate(zip(script, lengths)):
+            lead = LEAD_SILENCE if i == 0 else 0.0
+            sentences.append((at + lead, at + length, sentence))
+            at += length + GAP_SECONDS
+    return Speech(wav=wav, text=" ".join(list(script) * repeat), sentences=sentences)
+
+
+def make_recording(speech: Speech, path: Path, *, size: str = "320x240", rate: int = 15, codec: str = "vp8") -> Path:
+    """A MediaRecorder-like WebM of `speech` (moving picture, Opus sound) written as a live
+    stream (no duration, no cues) in 1 s clusters, each starting on a key frame; cached."""
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    video = ["-c:v", "libvpx", "-b:v", "250k"] if codec == "vp8" else ["-c:v", "libvpx-vp9", "-b:v", "250k", "-row-mt", "1"]
+    partial = path.with_suffix(".partial.webm")
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-y",
+         "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}", "-i", str(speech.wav),
+         "-map", "0:v", "-map", "1:a", "-shortest",
+         *video, "-deadline", "realtime", "-cpu-used", "8", "-g", str(rate), "-keyint_min", str(rate),
+         "-c:a", "libopus", "-b:a", "48k", "-ar", "48000",
+         "-cluster_time_limit", "1000", "-cluster_size_limit", str(64 << 20), "-live", "1",
+         "-f", "webm", str(partial)],
+        check=True, capture_output=True, timeout=1800,
+    )  # fmt: skip
+    partial.rename(path)
+    return path
+
+
+# --- WebM clusters --------------------------------------------------------------------------
+
+_SEGMENT, _CLUSTER = 0x18538067, 0x1F43B675
+
+
+def _vint(data: bytes, at: int, *, keep_marker: bool) -> tuple[int, int]:
+    """An EBML variable-length integer at `at`: (value, length). Unknown sizes come back as -1."""
+    first = data[at]
+    length = 1
+    while length <= 8 and not first & (0x80 >> (length - 1)):
+        length += 1
+    if length > 8:
+        raise ValueError(f"bad EBML number at byte {at}")
+    value = first if keep_marker else first & (0xFF >> length)
+    for byte in data[at + 1 : at + length]:
+        value = (value << 8) | byte
+    if not keep_marker and value == (1 << (7 * length)) - 1:
+        value = -1
+    return value, length
+
+
+def webm_pieces(data: bytes) -> list[bytes]:
+    """Cut a WebM into what MediaRecorder with a 1 s timeslice hands over: piece 0 is the header
+    (EBML, Segment head, Info, Tracks) with the first cluster, then one piece per cluster; any
+    trailing element (Cues, Tags) rides with the last piece."""
+    at, starts = 0, []
+    while at < len(data):
+        element, id_len = _vint(data, at, keep_marker=True)
+        size, size_len = _vint(data, at + id_len, keep_marker=False)
+        body = at + id_len + size_len
+        if element == _SEGMENT:
+            at = body  # descend: its children are what we cut between
+            continue
+        if element == _CLUSTER:
+            starts.append(at)
+        if size < 0:
+            raise ValueError(f"element {element:#x} of unknown size at byte {at}: cannot cut")
+        at = body + size
+    if len(starts) < 2:
+        return [data]
+    cuts = [0, *starts[1:], len(data)]
+    return [data[a:b] for a, b in zip(cuts, cuts[1:])]
+
+
+# --- Server-Sent Events ---------------------------------------------------------------------
+
+
+@dataclass
+class Event:
+    """One dispatched SSE event; `at` is time.monotonic() when it was read."""
+
+    event: str
+    data: str
+    id: str | None
+    at: float
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.data)
+
+
+def sse_events(lines: Iterator[str], *, comments: list[str] | None = None) -> Iterator[Event]:
+    """Parse an event stream (WHATWG HTML §9.2): `event:`, `data:` (joined by newlines), `id:`;
+    lines starting with ':' are comments (kept in `comments` when given)."""
+    kind, data, event_id = "message", [], None
+    for raw in lines:
+        line = raw.rstrip("\r")
+        if line == "":
+            if data:
+                yield Event(kind, "\n".join(data), event_id, time.monotonic())
+            kind, data, event_id = "message", [], None
+            continue
+        if line.startswith(":"):
+            if comments is not None:
+                comments.append(line[1:].strip())
+            continue
+        name, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if name == "event":
+            kind = value
+        elif name == "data":
+            data.append(value)
+        elif name == "id":
+            event_id = value
+
+
+def read_live(
+    base_url: str, video_id: int, *, last_event_id: str | None = None, query_last_event_id: str | None = None,
+    timeout: float = 300,
+) -> tuple[httpx.Response, list[Event], list[str]]:
+    """Read videos/N/transcript/live until `done`/`failed` or the server closes (or `timeout`
+    passes without an event: the read fails then). Returns the response (headers), the events,
+    and the comment lines seen."""
+    headers = {"Accept": "text/event-stream"}
+    if last_event_id is not None:
+        headers["Last-Event-ID"] = last_event_id
+    params = {"last_event_id": query_last_event_id} if query_last_event_id is not None else None
+    events: list[Event] = []
+    comments: list[str] = []
+    with httpx.Client(base_url=base_url, timeout=httpx.Timeout(timeout, connect=30)) as client:
+        with client.stream("GET", f"/api/record/videos/{video_id}/transcript/live", headers=headers, params=params) as response:
+            if response.status_code != 200:
+                response.read()
+                return response, events, comments
+            for event in sse_events(response.iter_lines(), comments=comments):
+                events.append(event)
+                if event.event in ("done", "failed"):
+                    break
+    return response, events, comments
+
+
+class LiveReader(threading.Thread):
+    """read_live in a thread, from as soon as the video exists (the bench's caption clock)."""
+
+    def __init__(self, base_url: str, video_id: int, timeout: float = 600) -> None:
+        super().__init__(daemon=True)
+        self.base_url, self.video_id, self.timeout = base_url, video_id, timeout
+        self.events: list[Event] = []
+        self.error: BaseException | None = None
+        self.status: int | None = None
+
+    def run(self) -> None:
+        try:
+            response, events, _ = read_live(self.base_url, self.video_id, timeout=self.timeout)
+            self.status = response.status_code
+            self.events = events
+        except BaseException as exc:  # reported by the caller
+            self.error = exc
+
+
+# --- transcripts ----------------------------------------------------------------------------
+
+
+def transcript_words(segments: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [word for segment in segments for word in segment.get("words", [])]
+
+
+def segments_text(segments: list[dict[str, Any]]) -> str:
+    return " ".join(segment["text"].strip() for segment in segments)
+
+
+@dataclass
+class Reference:
+    """The whole-file transcript of one audio file with the same model (the baseline)."""
+
+    text: str
+    segments: list[dict[str, Any]]
+    wall_seconds: float
+    cpu_seconds: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def whole_file_transcript(wav: Path, threads: int = 2) -> Reference:
+    """Transcribe `wav` in this process, in one go, with the engine the stacks run
+    (faster-whisper, the bundled tiny.en, int8 on CPU)."""
+    from recordplus.transcriber.config import TranscribeSettings
+    from recordplus.transcriber.engines import load_engine
+    from recordplus.transcriber.runner import transcribe_wav
+
+    settings = TranscribeSettings(engine="faster-whisper", threads=threads)
+    engine = load_engine(settings)
+    cpu, wall = time.process_time(), time.perf_counter()
+    result = transcribe_wav(wav, engine, settings)
+    segments = [segment.to_dict() for segment in result.segments]
+    return Reference(
+        text=segments_text(segments), segments=segments, wall_seconds=time.perf_counter() - wall,
+        cpu_seconds=time.process_time() - cpu,
+    )  # fmt: skip
+
+
+def to_wav16k(source: Path, dest: Path) -> Path:
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(source), "-vn", "-ac", "1", "-ar", "16000",
+         "-c:a", "pcm_s16le", str(dest)],
+        check=True, capture_output=True, timeout=600,
+    )  # fmt: skip
+    return dest
+
+
+def continuity_problems(segments: list[dict[str, Any]], *, duration: float, speech: Speech) -> list[str]:
+    """What is wrong with a merged transcript's times: segments out of order or overlapping,
+    words going back in time, outside their segment or the recording, or a hole in the words
+    longer than any pause in the speech (words lost), or the same word twice at one time
+    (a window's words doubled)."""
+    problems: list[str] = []
+    previous_end = 0.0
+    for n, segment in enumerate(segments):
+        if segment["end"] < segment["start"]:
+            problems.append(f"segment {n} ends before it starts: {segment}")
+        if segment["start"] < previous_end - 0.05:
+            problems.append(f"segment {n} starts at {segment['start']} before segment {n - 1} ended at {previous_end}")
+        previous_end = max(previous_end, segment["end"])
+        for word in segment.get("words", []):
+            if not segment["start"] - 0.05 <= word["start"] <= word["end"] <= segment["end"] + 0.05:
+                problems.append(f"segment {n}: word {word} outside the segment {segment['start']}..{segment['end']}")
+    words = transcript_words(segments)
+    if not words:
+        return [*problems, "no words"]
+    for a, b in zip(words, words[1:]):
+        if b["start"] < a["start"] - 0.01:
+            problems.append(f"word {b} starts before the word before it {a}")
+        if words_of(a["word"]) == words_of(b["word"]) and abs(b["start"] - a["start"]) < 0.3:
+            problems.append(f"the same word twice at one time: {a} {b}")
+        # Inside the speech (not the silence at either end), no hole longer than a pause.
+        if b["start"] - a["end"] > MAX_SILENT_GAP and a["end"] < speech.seconds:
+            problems.append(f"{b['start'] - a['end']:.2f} s without a word between {a} and {b}: words lost?")
+    if words[0]["start"] > speech.sentences[0][0] + MAX_SILENT_GAP:
+        problems.append(f"the first word starts at {words[0]['start']}, the speech at {speech.sentences[0][0]:.2f}")
+    if words[-1]["end"] < speech.sentences[-1][0]:
+        problems.append(f"the last word ends at {words[-1]['end']}, before the last sentence began at {speech.sentences[-1][0]:.2f}")
+    if words[-1]["end"] > duration + 0.1:
+        problems.append(f"a word ends at {words[-1]['end']}, after the recording's {duration:.2f} s")
+    return problems
+
+
+_REPEAT = re.compile(r"\b(\w+(?:\s+\w+){2,})\s+\1\b")
+
+
+def doubled_phrases(text: str, reference: str) -> list[str]:
+    """Phrases of three words or more said twice in a row in `text` but not in `reference`: what
+    a seam that hands the same audio to two windows leaves behind."""
+    said = " ".join(words_of(reference))
+    return [m.group(1) for m in _REPEAT.finditer(" ".join(words_of(text))) if f"{m.group(1)} {m.group(1)}" not in said]
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    return word_error_rate(reference, hypothesis)
