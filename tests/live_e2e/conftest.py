@@ -18,7 +18,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, Stack, fresh_postgres_database, fresh_rabbitmq_vhost, make_cluster_stack, make_embedded_stack
+from tests.conftest import (
+    ROOT,
+    Stack,
+    fresh_postgres_database,
+    fresh_rabbitmq_vhost,
+    make_cluster_stack,
+    make_embedded_stack,
+)
 from tests.live_e2e.live import Speech, make_speech
 from tests.needs import require
 from tests.transcriber.fixtures import require_tools

@@ -7,6 +7,7 @@ Plain helpers: no fixtures here (tests/live_e2e/conftest.py holds those).
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import subprocess
@@ -153,7 +154,7 @@ def webm_pieces(data: bytes) -> list[bytes]:
     if len(starts) < 2:
         return [data]
     cuts = [0, *starts[1:], len(data)]
-    return [data[a:b] for a, b in zip(cuts, cuts[1:])]
+    return [data[a:b] for a, b in itertools.pairwise(cuts)]
 
 
 # --- Server-Sent Events ---------------------------------------------------------------------
@@ -189,7 +190,7 @@ def sse_events(lines: Iterator[str], *, comments: list[str] | None = None) -> It
                 comments.append(line[1:].strip())
             continue
         name, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
+        value = value.removeprefix(" ")
         if name == "event":
             kind = value
         elif name == "data":
@@ -200,45 +201,70 @@ def sse_events(lines: Iterator[str], *, comments: list[str] | None = None) -> It
 
 def read_live(
     base_url: str, video_id: int, *, last_event_id: str | None = None, query_last_event_id: str | None = None,
-    timeout: float = 300,
+    timeout: float = 300, headers: dict[str, str] | None = None,
 ) -> tuple[httpx.Response, list[Event], list[str]]:
     """Read videos/N/transcript/live until `done`/`failed` or the server closes (or `timeout`
     passes without an event: the read fails then). Returns the response (headers), the events,
     and the comment lines seen."""
-    headers = {"Accept": "text/event-stream"}
+    headers = {"Accept": "text/event-stream", **(headers or {})}
     if last_event_id is not None:
         headers["Last-Event-ID"] = last_event_id
     params = {"last_event_id": query_last_event_id} if query_last_event_id is not None else None
     events: list[Event] = []
     comments: list[str] = []
-    with httpx.Client(base_url=base_url, timeout=httpx.Timeout(timeout, connect=30)) as client:
-        with client.stream("GET", f"/api/record/videos/{video_id}/transcript/live", headers=headers, params=params) as response:
-            if response.status_code != 200:
-                response.read()
-                return response, events, comments
-            for event in sse_events(response.iter_lines(), comments=comments):
-                events.append(event)
-                if event.event in ("done", "failed"):
-                    break
+    path = f"/api/record/videos/{video_id}/transcript/live"
+    with (
+        httpx.Client(base_url=base_url, timeout=httpx.Timeout(timeout, connect=30)) as client,
+        client.stream("GET", path, headers=headers, params=params) as response,
+    ):
+        if response.status_code != 200:
+            response.read()
+            return response, events, comments
+        for event in sse_events(response.iter_lines(), comments=comments):
+            events.append(event)
+            if event.event in ("done", "failed"):
+                break
     return response, events, comments
 
 
 class LiveReader(threading.Thread):
-    """read_live in a thread, from as soon as the video exists (the bench's caption clock)."""
+    """read_live in a thread from as soon as the video exists, as a viewer's EventSource would:
+    an answer that is not a stream, or a stream that ends before `done`/`failed`, is retried
+    (from the last id seen) until `timeout`. `events` fill as they arrive."""
 
-    def __init__(self, base_url: str, video_id: int, timeout: float = 600) -> None:
+    def __init__(self, base_url: str, video_id: int, timeout: float = 600, headers: dict[str, str] | None = None) -> None:
         super().__init__(daemon=True)
-        self.base_url, self.video_id, self.timeout = base_url, video_id, timeout
+        self.base_url, self.video_id, self.timeout, self.headers = base_url, video_id, timeout, headers
         self.events: list[Event] = []
+        self.comments: list[str] = []
+        self.statuses: list[int] = []
         self.error: BaseException | None = None
-        self.status: int | None = None
+
+    @property
+    def finished(self) -> bool:
+        return bool(self.events) and self.events[-1].event in ("done", "failed")
 
     def run(self) -> None:
+        deadline = time.monotonic() + self.timeout
+        headers = {"Accept": "text/event-stream", **(self.headers or {})}
         try:
-            response, events, _ = read_live(self.base_url, self.video_id, timeout=self.timeout)
-            self.status = response.status_code
-            self.events = events
-        except BaseException as exc:  # reported by the caller
+            with httpx.Client(base_url=self.base_url, timeout=httpx.Timeout(self.timeout, connect=30)) as client:
+                while not self.finished and time.monotonic() < deadline:
+                    ids = [e.id for e in self.events if e.id is not None]
+                    if ids:
+                        headers["Last-Event-ID"] = ids[-1]
+                    path = f"/api/record/videos/{self.video_id}/transcript/live"
+                    with client.stream("GET", path, headers=headers) as response:
+                        self.statuses.append(response.status_code)
+                        if response.status_code == 200:
+                            for event in sse_events(response.iter_lines(), comments=self.comments):
+                                self.events.append(event)
+                                if self.finished:
+                                    return
+                        else:
+                            response.read()
+                    time.sleep(0.5)
+        except Exception as exc:  # noqa: BLE001 - reported by the caller (the bench, the test)
             self.error = exc
 
 
@@ -310,7 +336,7 @@ def continuity_problems(segments: list[dict[str, Any]], *, duration: float, spee
     words = transcript_words(segments)
     if not words:
         return [*problems, "no words"]
-    for a, b in zip(words, words[1:]):
+    for a, b in itertools.pairwise(words):
         if b["start"] < a["start"] - 0.01:
             problems.append(f"word {b} starts before the word before it {a}")
         if words_of(a["word"]) == words_of(b["word"]) and abs(b["start"] - a["start"]) < 0.3:

@@ -131,7 +131,7 @@ def segment_events(run: dict[str, Any]) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("codec", sorted(CODECS))
 def test_it_streams_committed_segments_before_stop(recorded: dict[str, Any], live: Stack, codec: str) -> None:
-    run, detail, _, _ = of(recorded, codec)
+    run, _detail, _, _ = of(recorded, codec)
     stop_ms = recorded["recording"]["stopMs"]
     assert run["recorderMimeType"].replace(" ", "") == CODECS[codec], run["recorderMimeType"]
     assert run["uploadErrors"] == [] and run["uploadedBeforeStop"] >= 10, run["uploadErrors"] or run["uploadedBeforeStop"]
@@ -207,7 +207,7 @@ def test_it_is_ready_without_the_settle_window(recorded: dict[str, Any], live: S
 
 @pytest.mark.parametrize("codec", sorted(CODECS))
 def test_it_resumes_the_live_stream_after_last_event_id(recorded: dict[str, Any], live: Stack, codec: str) -> None:
-    run, _, transcript, _ = of(recorded, codec)
+    run, _, _transcript, _ = of(recorded, codec)
     segments = segment_events(run)
     assert len(segments) >= 3, segments
     middle = segments[len(segments) // 2]
