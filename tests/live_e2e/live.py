@@ -365,3 +365,61 @@ def doubled_phrases(text: str, reference: str) -> list[str]:
 
 def wer(reference: str, hypothesis: str) -> float:
     return word_error_rate(reference, hypothesis)
+
+
+# --- live windows (read behind the API's back) ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Window:
+    index: int
+    start: float
+    end: float
+    status: str
+    attempts: int
+    segments: list[dict[str, Any]]
+
+
+def live_rows(stack: Any, video_id: int) -> tuple[str | None, list[Window]]:
+    """The video's live transcription status (None: the live path never started) and its
+    windows, from the stack's database."""
+    from tests.support import db_rows
+
+    status = [row[0] for row in db_rows(stack, "SELECT status FROM transcripts_livetranscript WHERE video_id = %s", (video_id,))]
+    rows = db_rows(
+        stack,
+        'SELECT "index", start, "end", status, attempts, segments FROM transcripts_livewindow WHERE video_id = %s ORDER BY "index"',
+        (video_id,),
+    )
+    windows = [
+        Window(int(i), float(a), float(b), str(s), int(n), json.loads(seg) if isinstance(seg, str) else list(seg or []))
+        for i, a, b, s, n, seg in rows
+    ]
+    return (status[0] if status else None), windows
+
+
+def window_problems(windows: list[Window], final: list[dict[str, Any]], *, duration: float) -> list[str]:
+    """What is wrong at the seams: windows not done, not back to back from 0 to the end of the
+    recording, a word outside the window it was heard in, or a final document that is not the
+    windows' segments one after the other."""
+    problems: list[str] = []
+    if not windows:
+        return ["no live windows"]
+    if [w.index for w in windows] != list(range(len(windows))):
+        problems.append(f"window indexes {[w.index for w in windows]}")
+    problems += [f"window {w.index} is {w.status}" for w in windows if w.status != "done"]
+    if abs(windows[0].start) > 0.01:
+        problems.append(f"window 0 starts at {windows[0].start}")
+    for a, b in itertools.pairwise(windows):
+        if abs(a.end - b.start) > 0.01:
+            problems.append(f"window {a.index} ends at {a.end}, window {b.index} starts at {b.start}")
+    if abs(windows[-1].end - duration) > 1.5:
+        problems.append(f"the last window ends at {windows[-1].end}, the recording at {duration}")
+    for w in windows:
+        for word in transcript_words(w.segments):
+            if not w.start - 0.05 <= word["start"] <= word["end"] <= w.end + 0.05:
+                problems.append(f"window {w.index} ({w.start}..{w.end}) holds {word}")
+    merged = [s["text"].strip() for w in windows for s in w.segments]
+    if merged != [s["text"].strip() for s in final]:
+        problems.append(f"the final segments are not the windows' in order:\n{merged}\n{[s['text'] for s in final]}")
+    return problems

@@ -39,11 +39,13 @@ from tests.live_e2e.live import (
     Speech,
     continuity_problems,
     doubled_phrases,
+    live_rows,
     read_live,
     segments_text,
     to_wav16k,
     wer,
     whole_file_transcript,
+    window_problems,
 )
 from tests.support import stored_object
 
@@ -98,7 +100,7 @@ def recorded(live: Stack, browser_tools: BrowserTools, speech: Speech, tmp_path_
             audio.write_bytes(stored_object(live, f"videos/{detail['public_id']}/audio.wav"))
             to_wav16k(audio, folder / f"{codec}-16k.wav")
         out[codec] = {
-            "run": run, "detail": detail, "transcript": transcript,
+            "run": run, "detail": detail, "transcript": transcript, "live": live_rows(live, run["videoId"]),
             "reference": whole_file_transcript(folder / f"{codec}-16k.wav") if detail["status"] == "ready" else None,
         }  # fmt: skip
     return out
@@ -164,6 +166,20 @@ def test_it_serves_the_live_segments_as_the_final_transcript(recorded: dict[str,
     final = transcript["segments"]
     assert [s["text"].strip() for s in streamed] == [s["text"].strip() for s in final]
     assert [(s["start"], s["end"]) for s in streamed] == [(s["start"], s["end"]) for s in final]
+
+
+@pytest.mark.parametrize("codec", sorted(CODECS))
+def test_it_took_the_live_path_with_words_inside_their_windows(recorded: dict[str, Any], live: Stack, codec: str) -> None:
+    """Not the whole-file fallback (the live path gives up quietly when it cannot decode): the
+    live transcription finished from its windows, which lie back to back over the recording,
+    each word inside the window it was heard in, the final document their segments in order."""
+    _, detail, transcript, _ = of(recorded, codec)
+    status, windows = recorded[codec]["live"]
+    print(f"{live.mode}/{codec}: live transcription {status}, {len(windows)} windows: "
+          f"{[(w.index, round(w.start, 2), round(w.end, 2), w.attempts) for w in windows]}")  # fmt: skip
+    assert status == "finished", (status, windows)
+    assert len(windows) >= 3, windows  # 70 s of speech, cut at its pauses
+    assert window_problems(windows, transcript["segments"], duration=detail["duration"]) == []
 
 
 @pytest.mark.parametrize("codec", sorted(CODECS))

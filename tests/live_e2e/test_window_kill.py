@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,12 +31,14 @@ from tests.live_e2e.live import (
     Speech,
     continuity_problems,
     doubled_phrases,
+    live_rows,
     make_recording,
     segments_text,
     to_wav16k,
     webm_pieces,
     wer,
     whole_file_transcript,
+    window_problems,
 )
 from tests.support import create_video, db_rows, send_chunk, stored_object
 
@@ -66,6 +69,11 @@ def wait_for_running_window(stack: Stack, video_id: int, sender: threading.Threa
         stack.assert_alive()
         time.sleep(0.02)
     raise AssertionError(f"no window past {after} was seen running: {windows(stack, video_id)} (sender alive: {sender.is_alive()})\n{stack.logs()}")
+
+
+def final_segments(stack: Stack, video_id: int) -> list[dict[str, Any]]:
+    with stack.client() as client:
+        return client.get(f"/api/record/videos/{video_id}/transcript").json()["segments"]
 
 
 def test_a_window_killed_mid_transcription_is_redone_once(cluster: Stack, speech: Speech, tmp_path: Path) -> None:
@@ -111,12 +119,15 @@ def test_a_window_killed_mid_transcription_is_redone_once(cluster: Stack, speech
     assert reader.error is None and reader.finished, (reader.error, reader.statuses, [e.event for e in reader.events][-5:])
 
     # The killed window was taken over and done again; every window is done, none twice over.
+    status, live_windows = live_rows(cluster, video_id)
+    assert status == "finished", (status, live_windows)  # not the whole-file fallback
     rows = windows(cluster, video_id)
     by_index = {index: (status, attempts) for index, status, attempts in rows}
     print(f"killed in window {killed}; windows (index, status, attempts): {rows}")
     assert [index for index, _, _ in rows] == list(range(len(rows))), rows
     assert all(status == "done" for _, status, _ in rows), rows
     assert by_index[killed][1] >= 2, f"window {killed} was not redone: {rows}"
+    assert window_problems(live_windows, final_segments(cluster, video_id), duration=detail["duration"]) == []
     killer.assert_no_leftover_processes()
 
     with cluster.client() as client:
