@@ -1,0 +1,115 @@
+"""A chunk answered 200 survives a kill -9 of the server right after the answer.
+
+For the embedded server (SQLite + disk) and a cluster API (PostgreSQL + moto's S3): each chunk
+is sent on a raw socket and the server is SIGKILLed the moment the status line `HTTP/1.1 200`
+arrives (before the client even reads the rest of the answer: no sleep, no grace). The server
+is started again, and every chunk acknowledged so far must be stored and counted: its row and
+its bytes (size and SHA-256 checked against storage), `GET videos/N/upload` listing it with
+the right totals. After the last chunk, finalize → `ready` and the stored original is
+byte-identical to the recording.
+
+The bug this catches: an answer sent before the chunk's bytes are written or its row is
+committed (a write or commit moved after the response, into a background task, a thread, an
+`on_commit` hook or a response-time callback, or a buffered write not flushed by then) — the
+kill lands in that window and the acknowledged chunk is missing after the restart.
+
+A kill -9 cannot tell whether the bytes reached the disk itself (the page cache outlives the
+process); what an OS crash or power loss would need (fsync) is not proven here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import socket
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Stack, embedded_env, fresh_postgres_database, fresh_rabbitmq_vhost, make_cluster_stack
+from tests.support import create_video, finalize, make_webm, split, stored_chunks, stored_original, uneven_sizes
+
+pytestmark = [pytest.mark.cluster, pytest.mark.faults]
+
+CHUNKS = 7
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    return make_webm(tmp_path_factory.mktemp("media") / "durable.webm", seconds=6, bitrate="1500k").read_bytes()
+
+
+def send_and_kill_on_200(stack: Stack, video_id: int, index: int, data: bytes) -> None:
+    """PATCH chunk `index` as a raw body; SIGKILL the API as soon as its status line says 200."""
+    server = next(p for p in stack.processes if p.name == "api")
+    assert server.proc is not None and server.proc.poll() is None
+    head = (
+        f"PATCH /api/record/videos/{video_id}/update_video_chunck?chunk_index={index} HTTP/1.1\r\n"
+        f"Host: 127.0.0.1:{stack.port}\r\nContent-Type: application/octet-stream\r\n"
+        f"Content-Length: {len(data)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", stack.port), timeout=60) as sock:
+        sock.sendall(head + data)
+        answer = b""
+        while b"\r\n" not in answer:
+            got = sock.recv(65536)
+            assert got, f"chunk {index}: connection closed without an answer\n{stack.logs()}"
+            answer += got
+        status = answer.split(b"\r\n", 1)[0]
+        if status.startswith(b"HTTP/1.1 200"):
+            server.proc.send_signal(signal.SIGKILL)  # right now: before anything else happens
+        else:  # not acknowledged: nothing to prove, and a failed test says why
+            answer += sock.recv(65536)
+    assert status.startswith(b"HTTP/1.1 200"), f"chunk {index}: {answer[:500]!r}"
+    server.proc.wait(timeout=30)
+    stack.processes.remove(server)
+
+
+def assert_acknowledged_stored(stack: Stack, video_id: int, pieces: list[bytes], acknowledged: int) -> None:
+    stored = stored_chunks(stack, video_id)  # row size and SHA-256 checked against storage
+    assert [index for index, _ in stored] == list(range(acknowledged)), (
+        f"after a kill -9 right after chunk {acknowledged - 1}'s 200: stored chunks {[i for i, _ in stored]}"
+    )
+    for index, data in stored:
+        assert hashlib.sha256(data).digest() == hashlib.sha256(pieces[index]).digest(), f"chunk {index}: other bytes stored"
+    with stack.client() as client:
+        status = client.get(f"/api/record/videos/{video_id}/upload").json()
+    assert status["received"] == list(range(acknowledged)), status
+    assert status["chunks"] == acknowledged, status
+    assert status["bytes"] == sum(len(p) for p in pieces[:acknowledged]), status
+    assert status["missing"] == [] and status["next_index"] == acknowledged, status
+
+
+def check_every_acknowledged_chunk_survives(stack: Stack, recording: bytes) -> None:
+    pieces = split(recording, uneven_sizes(len(recording), CHUNKS))
+    with stack.client() as client:
+        video_id = create_video(client, title="durable")
+    for index, piece in enumerate(pieces):
+        send_and_kill_on_200(stack, video_id, index, piece)
+        stack.start_server()
+        assert_acknowledged_stored(stack, video_id, pieces, index + 1)
+    with stack.client() as client:
+        response = finalize(client, video_id)
+        assert response.status_code == 200, response.text
+    video = stack.wait_for(video_id, timeout=300)
+    assert video["status"] == "ready", video
+    assert stored_original(stack, video) == recording
+
+
+def test_it_keeps_every_acknowledged_chunk_of_the_embedded_server(tmp_path: Path, recording: bytes) -> None:
+    data_dir = tmp_path / "var"
+    stack = Stack(mode="embedded", env=embedded_env(data_dir), workdir=tmp_path, data_dir=data_dir)
+    stack.start_server()
+    try:
+        check_every_acknowledged_chunk_survives(stack, recording)
+    finally:
+        stack.stop()
+
+
+def test_it_keeps_every_acknowledged_chunk_of_a_cluster_api(tmp_path: Path, recording: bytes, moto_server: str) -> None:
+    with fresh_postgres_database() as database, fresh_rabbitmq_vhost() as broker:
+        stack = make_cluster_stack(tmp_path / "stack", database, broker, moto_server)
+        try:
+            check_every_acknowledged_chunk_survives(stack, recording)
+        finally:
+            stack.stop()
