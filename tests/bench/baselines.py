@@ -529,6 +529,28 @@ def run_load(clients: int, seconds: float, make_step: Callable[[int], Step], *, 
                 [x for group in latencies for x in group])
 
 
+def merge(loads: list[Load]) -> Load:
+    """Rounds of one server's runs as one result."""
+    return Load(sum(x.requests for x in loads), sum(x.payload_bytes for x in loads), sum(x.seconds for x in loads),
+                sum(x.client_cpu for x in loads), sum(x.errors for x in loads), [v for x in loads for v in x.latencies])
+
+
+def interleaved(runs: dict[str, Callable[[float], Load]], seconds: float, rounds: int,
+                pids: dict[str, int | None]) -> dict[str, tuple[Load, float | None]]:
+    """Each run `rounds` times for `seconds / rounds`, the servers taking turns, so a machine whose
+    background load changes during the bench skews every server alike; with each server's CPU."""
+    parts: dict[str, list[Load]] = {name: [] for name in runs}
+    cpu: dict[str, float] = {name: 0.0 for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            pid = pids.get(name)
+            before = cpu_seconds(pid) if pid else 0.0
+            parts[name].append(run(seconds / rounds))
+            if pid:
+                cpu[name] += cpu_seconds(pid) - before
+    return {name: (merge(parts[name]), cpu[name] if pids.get(name) else None) for name in runs}
+
+
 def seeded_ranges(size: int, piece: int, count: int, seed: int = 15) -> list[tuple[int, int]]:
     rng = random.Random(seed)
     return [(start, start + piece - 1) for start in (rng.randrange(0, size - piece) for _ in range(count))]

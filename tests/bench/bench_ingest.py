@@ -2,14 +2,17 @@
 
 Not collected by pytest. Run from the repository root:
 
-    uv run --frozen --all-extras --all-groups python tests/bench/bench_ingest.py [--seconds 5] [--skip cluster,tus]
+    uv run --frozen --all-extras --all-groups python tests/bench/bench_ingest.py [--seconds 6] [--rounds 3]
+        [--django] [--skip cluster,tus] [--env NAME=VALUE]
 
-Workloads, each for `--seconds` per server, same bytes everywhere:
+Workloads, each for `--seconds` per server, the servers taking turns in `--rounds` (a background
+load that changes skews them alike), same bytes everywhere:
 
 - `1 MiB × 1`: 1 MiB chunks, one client, sequential (a fast uploader).
 - `16 KiB × 8`: 16 KiB chunks, eight clients at once (many small pieces: per-request cost).
 
-Servers: RecordPlus embedded (SQLite, disk; PATCH `update_video_chunck?chunk_index=N` with a raw
+Servers: RecordPlus embedded (SQLite, disk; `--django` adds it with HOT_PATHS=false, every request
+through Django, for the before/after of the lean route; PATCH `update_video_chunck?chunk_index=N` with a raw
 body and a bearer token, each client its own video), nginx 1 worker (`dav_methods PUT`, one
 file per chunk), `@tus/server` + `@tus/file-store` (one upload per client, PATCH at the
 offset), RecordPlus cluster (PostgreSQL, RabbitMQ, S3 on moto) and boto3 `put_object` of the
@@ -22,9 +25,11 @@ before 200; nginx, tus and moto write to the page cache only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -105,42 +110,44 @@ def boto3_put(moto_port: int, size: int, clients: int, seconds: float) -> b.Load
     return b.run_load(clients, seconds, make_step)
 
 
-def _with_cpu(pid: int, run) -> tuple[b.Load, float]:  # noqa: ANN001
-    before = b.cpu_seconds(pid)
-    load = run()
-    return load, b.cpu_seconds(pid) - before
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="per workload and server (default 5)")
+    parser.add_argument("--seconds", type=float, default=6.0, help="per workload and server (default 6)")
+    parser.add_argument("--rounds", type=int, default=3, help="turns the servers take within those seconds (default 3)")
     parser.add_argument("--skip", default="", help="comma-separated: tus, cluster")
     parser.add_argument("--nginx-workers", type=int, default=1)
+    parser.add_argument("--django", action="store_true", help="also RecordPlus with HOT_PATHS=false (all through Django)")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE", help="a setting for RecordPlus")
     args = parser.parse_args()
     skip = set(filter(None, args.skip.split(",")))
+    env = dict(item.split("=", 1) for item in args.env)
     results: dict[tuple[str, str], tuple[b.Load, float | None]] = {}
 
-    with b.nginx(args.nginx_workers) as ng:
+    with contextlib.ExitStack() as stack:
+        ng = stack.enter_context(b.nginx(args.nginx_workers))
+        servers: dict[str, tuple[int, Any]] = {"nginx": (ng.proc.pid, lambda size, n, t: nginx_put(ng, size, n, t))}
+        if "tus" not in skip:
+            ts = stack.enter_context(b.tus_server())
+            servers["tus"] = (ts.proc.pid, lambda size, n, t: tus(ts, size, n, t))
+        if args.django:
+            rd = stack.enter_context(b.recordplus("embedded", **{**env, "HOT_PATHS": "false"}))
+            servers["ours-django"] = (rd.server_pid(), lambda size, n, t: ours(rd, size, n, t))
+        rp = stack.enter_context(b.recordplus("embedded", **env))
+        servers["ours"] = (rp.server_pid(), lambda size, n, t: ours(rp, size, n, t))
+        if "cluster" not in skip:
+            mt = stack.enter_context(b.moto())
+            servers["boto3"] = (mt.proc.pid, lambda size, n, t: boto3_put(mt.port, size, n, t))
+            rc = stack.enter_context(b.recordplus("cluster", moto_port=mt.port, **env))
+            servers["ours-s3"] = (rc.server_pid(), lambda size, n, t: ours(rc, size, n, t))
         for name, (size, clients) in WORKLOADS.items():
-            results[name, "nginx"] = _with_cpu(ng.proc.pid, lambda: nginx_put(ng, size, clients, args.seconds))
-    if "tus" not in skip:
-        with b.tus_server() as ts:
-            for name, (size, clients) in WORKLOADS.items():
-                results[name, "tus"] = _with_cpu(ts.proc.pid, lambda: tus(ts, size, clients, args.seconds))
-    with b.recordplus("embedded") as rp:
-        for name, (size, clients) in WORKLOADS.items():
-            results[name, "ours"] = _with_cpu(rp.server_pid(), lambda: ours(rp, size, clients, args.seconds))
-    if "cluster" not in skip:
-        with b.moto() as mt:
-            for name, (size, clients) in WORKLOADS.items():
-                results[name, "boto3"] = _with_cpu(mt.proc.pid, lambda: boto3_put(mt.port, size, clients, args.seconds))
-            with b.recordplus("cluster", moto_port=mt.port) as rp:
-                for name, (size, clients) in WORKLOADS.items():
-                    results[name, "ours-s3"] = _with_cpu(rp.server_pid(), lambda: ours(rp, size, clients, args.seconds))
+            runs = {server: (lambda t, run=run: run(size, clients, t)) for server, (_, run) in servers.items()}
+            measured = b.interleaved(runs, args.seconds, args.rounds, {server: pid for server, (pid, _) in servers.items()})
+            for server, outcome in measured.items():
+                results[name, server] = outcome
 
     rows = []
     for name in WORKLOADS:
-        for server in ("nginx", "tus", "ours", "boto3", "ours-s3"):
+        for server in ("nginx", "tus", "ours-django", "ours", "boto3", "ours-s3"):
             if (name, server) not in results:
                 continue
             load, cpu = results[name, server]
@@ -153,6 +160,8 @@ def main() -> int:
     ratio_rows = []
     for name in WORKLOADS:
         ours_load = results[name, "ours"][0]
+        if (name, "ours-django") in results:
+            ratio_rows.append((name, "embedded ÷ embedded through Django", f"{ours_load.rps / results[name, 'ours-django'][0].rps:.2f}×"))
         for base in ("nginx", "tus"):
             if (name, base) in results:
                 ratio_rows.append((name, f"embedded ÷ {base}", f"{ours_load.rps / results[name, base][0].rps:.2f}×"))

@@ -10,5 +10,8 @@ django_application = get_asgi_application()
 
 from recordplus.core.body_limit import BodyLimit, max_body_bytes  # noqa: E402 - after Django is set up
 from recordplus.core.http_timeouts import BodyTimeout, body_timeout_seconds  # noqa: E402
+from recordplus.videos.hot_paths import HotPaths  # noqa: E402
 
-application = BodyTimeout(BodyLimit(django_application, max_body_bytes), body_timeout_seconds)
+# The hot paths (raw chunk uploads, streaming) are answered ahead of Django by a lean route
+# (videos.hot_paths); body size and stall limits wrap both.
+application = BodyTimeout(BodyLimit(HotPaths(django_application), max_body_bytes), body_timeout_seconds)

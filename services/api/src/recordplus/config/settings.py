@@ -111,11 +111,13 @@ except ValueError as exc:
     ) from None
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Chunk uploads write concurrently with the in-process workers: wait for the lock
-    # instead of failing, and use WAL so readers never block the writer.
+    # instead of failing, and use WAL so readers never block the writer. synchronous=FULL:
+    # in WAL mode NORMAL may lose the last commits on a power loss (a chunk answered 200 would
+    # vanish); FULL syncs the WAL at every commit.
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
     }
 
 # --- storage -----------------------------------------------------------------------------
@@ -169,6 +171,10 @@ MAX_CHUNKS = envint("MAX_CHUNKS", 10_000, minimum=1)
 # Django spools request bodies larger than this to disk rather than memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_MEMORY_SIZE = None  # chunk size is enforced by MAX_CHUNK_BYTES instead
+# The lean ASGI route for raw chunk uploads and streaming (videos.hot_paths), ahead of Django;
+# false sends every request through Django. Its sync work runs on HOT_PATH_THREADS threads.
+HOT_PATHS = envbool("HOT_PATHS", True)
+HOT_PATH_THREADS = envint("HOT_PATH_THREADS", 4, minimum=1)
 # Finalize waits up to this long for chunk requests that are still being received.
 FINALIZE_SETTLE_SECONDS = envfloat("FINALIZE_SETTLE_SECONDS", 3.0, minimum=0)
 
@@ -185,6 +191,22 @@ MAX_CONCURRENT_JOBS_PER_USER = envint("MAX_CONCURRENT_JOBS_PER_USER", 2, minimum
 # A claimed assembly's lease, renewed every third of it while the worker lives; a worker that
 # died is taken over once it runs out.
 ASSEMBLE_LEASE_SECONDS = envint("ASSEMBLE_LEASE_SECONDS", 60, minimum=3)
+
+# --- live transcription (issue 11; transcripts.live_services) ------------------------------
+# Uploads that send chunk_index are decoded and transcribed window by window while they arrive.
+LIVE_TRANSCRIPTION = envbool("LIVE_TRANSCRIPTION", True)
+# A window closes at the first pause of LIVE_PAUSE_SECONDS once it is LIVE_WINDOW_MIN_SECONDS
+# long, or at the quietest moment near LIVE_WINDOW_MAX_SECONDS when nobody paused.
+LIVE_WINDOW_MIN_SECONDS = envfloat("LIVE_WINDOW_MIN_SECONDS", 8.0, minimum=1.0)
+LIVE_WINDOW_MAX_SECONDS = envfloat("LIVE_WINDOW_MAX_SECONDS", 30.0, minimum=2.0)
+if LIVE_WINDOW_MAX_SECONDS <= LIVE_WINDOW_MIN_SECONDS:
+    raise ImproperlyConfiguredEnv("LIVE_WINDOW_MAX_SECONDS must be larger than LIVE_WINDOW_MIN_SECONDS")
+LIVE_PAUSE_SECONDS = envfloat("LIVE_PAUSE_SECONDS", 0.3, minimum=0.02)
+# A decode step's or a window's lease (renewed while its worker lives); tries of one window.
+LIVE_LEASE_SECONDS = envint("LIVE_LEASE_SECONDS", 120, minimum=5)
+LIVE_MAX_ATTEMPTS = envint("LIVE_MAX_ATTEMPTS", 3, minimum=1)
+# GET videos/N/transcript/live: a keep-alive comment at least this often.
+LIVE_KEEPALIVE_SECONDS = envfloat("LIVE_KEEPALIVE_SECONDS", 15.0, minimum=1.0)
 
 # --- slow clients (core.http_timeouts) -------------------------------------------------------
 # A request's headers must be complete this long after its connection opened (or after the

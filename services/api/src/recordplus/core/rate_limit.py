@@ -80,13 +80,25 @@ def too_many(retry_after: float) -> TooManyRequests:
     )
 
 
+_current: RateLimiter | None = None
+
+
+def current_limiter() -> RateLimiter | None:
+    """The buckets of the middleware this process built last (None when the limit is off), so
+    the lean ASGI route (videos.hot_paths) spends from the same buckets as Django's stack."""
+    if settings.RATE_LIMIT_REQUESTS_PER_MINUTE <= 0:
+        return None
+    return _current
+
+
 def rate_limit(get_response: Handler) -> Handler:
     """Middleware: 429 + Retry-After for callers over RATE_LIMIT_REQUESTS_PER_MINUTE on /api/
     and upload URLs (health, metrics and docs are not counted). Off when the setting is 0."""
+    global _current
     per_minute = settings.RATE_LIMIT_REQUESTS_PER_MINUTE
     if per_minute <= 0:
         return get_response
-    limiter = RateLimiter(per_minute)
+    limiter = _current = RateLimiter(per_minute)
 
     def middleware(request: HttpRequest) -> HttpResponse:
         if not request.path_info.startswith(("/api/", "/u/")) or request.path_info.startswith("/api/docs"):

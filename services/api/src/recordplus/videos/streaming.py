@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -77,8 +77,8 @@ async def _async_pieces(pieces: Iterator[bytes]) -> AsyncIterator[bytes]:
         yield piece
 
 
-def _if_range_allows(request: HttpRequest, obj: StoredObject) -> bool:
-    condition = request.headers.get("If-Range")
+def _if_range_allows(headers: Mapping[str, str], obj: StoredObject) -> bool:
+    condition = headers.get("If-Range")
     if not condition:
         return True
     condition = condition.strip()
@@ -88,46 +88,73 @@ def _if_range_allows(request: HttpRequest, obj: StoredObject) -> bool:
     return since is not None and since == int(obj.modified.timestamp())
 
 
-def serve(request: HttpRequest, obj: StoredObject) -> HttpResponseBase:
-    """Answer GET/HEAD for `obj` with 200, 206, 304 or 416 and the validators."""
-    headers = {
+@dataclass(frozen=True)
+class Answer:
+    """What a GET/HEAD of a stored object answers, before any framework renders it: the status,
+    the headers (Content-Type included, except on a 304), and either a small `body` (304, 416,
+    HEAD: none) or the inclusive byte range `start`..`end` of the object to send."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes = b""
+    start: int = 0
+    end: int = -1  # below start: no bytes from the object
+
+    @property
+    def sends_object(self) -> bool:
+        return self.end >= self.start
+
+
+def answer_for(method: str, headers: Mapping[str, str], obj: StoredObject) -> Answer:
+    """The answer to GET/HEAD for `obj` with 200, 206, 304 or 416 and the validators, from the
+    request's method and headers alone (shared by the Django view and the lean ASGI route)."""
+    base = {
         "Accept-Ranges": "bytes",
         "ETag": obj.etag,
         "Last-Modified": http_date(obj.modified.timestamp()),
         "Content-Disposition": f'inline; filename="{obj.filename}"',
         "Cache-Control": "private, max-age=0, must-revalidate",
     }
-    if_none_match = request.headers.get("If-None-Match")
+    if_none_match = headers.get("If-None-Match")
     if if_none_match:
         # Weak comparison (RFC 9110 13.1.2): W/"x" matches "x"; * matches any current object.
         tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
         if "*" in tags or obj.etag in tags:
-            response = HttpResponse(status=304, headers=headers)
-            del response["Content-Type"]
-            return response
+            return Answer(304, base)
 
     selected = None
-    if _if_range_allows(request, obj):
+    if _if_range_allows(headers, obj):
         try:
-            selected = parse_range(request.headers.get("Range"), obj.size)
+            selected = parse_range(headers.get("Range"), obj.size)
         except RangeNotSatisfiable as exc:
-            response = HttpResponse(
-                json.dumps(error_body(exc.message, {"size": obj.size})),
-                status=416,
-                content_type="application/json",
-                headers={**headers, "Content-Range": f"bytes */{obj.size}"},
-            )
-            return response
+            body = json.dumps(error_body(exc.message, {"size": obj.size})).encode()
+            return Answer(416, {**base, "Content-Range": f"bytes */{obj.size}", "Content-Type": "application/json",
+                                "Content-Length": str(len(body))}, body=body)
     start, end = selected if selected else (0, obj.size - 1)
     length = max(end - start + 1, 0)
-    status = 206 if selected else 200
-    headers["Content-Length"] = str(length)
+    base["Content-Type"] = obj.content_type
+    base["Content-Length"] = str(length)
     if selected:
-        headers["Content-Range"] = f"bytes {start}-{end}/{obj.size}"
-    if request.method == "HEAD":
-        response = HttpResponse(status=status, content_type=obj.content_type, headers=headers)
-        response["Content-Length"] = str(length)
-        return response
-    return StreamingHttpResponse(
-        _async_pieces(get_store().read_range(obj.key, start, end)), status=status, content_type=obj.content_type, headers=headers
-    )
+        base["Content-Range"] = f"bytes {start}-{end}/{obj.size}"
+    status = 206 if selected else 200
+    if method == "HEAD":
+        return Answer(status, base)
+    return Answer(status, base, start=start, end=end)
+
+
+def serve(request: HttpRequest, obj: StoredObject) -> HttpResponseBase:
+    """Answer GET/HEAD for `obj` with 200, 206, 304 or 416 and the validators."""
+    answer = answer_for(request.method or "GET", request.headers, obj)
+    headers = dict(answer.headers)
+    content_type = headers.pop("Content-Type", None)
+    if answer.sends_object:
+        return StreamingHttpResponse(
+            _async_pieces(get_store().read_range(obj.key, answer.start, answer.end)),
+            status=answer.status, content_type=content_type, headers=headers,
+        )
+    response = HttpResponse(answer.body, status=answer.status, content_type=content_type, headers=headers)
+    if content_type is None:
+        del response["Content-Type"]
+    if "Content-Length" in answer.headers:
+        response["Content-Length"] = answer.headers["Content-Length"]
+    return response

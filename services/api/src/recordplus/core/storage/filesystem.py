@@ -24,18 +24,30 @@ FILE_MODE = 0o600
 DIR_MODE = 0o700
 
 
-def _make_dirs(folder: Path) -> None:
-    """`folder` and its missing parents, each made 0700 (mkdir's mode is only an upper bound)."""
+def _make_dirs(folder: Path) -> list[Path]:
+    """`folder` and its missing parents, each made 0700 (mkdir's mode is only an upper bound);
+    returns the folders made here."""
     missing = []
     while not folder.is_dir():
         missing.append(folder)
         folder = folder.parent
+    made_here = []
     for made in reversed(missing):
         try:
             made.mkdir(mode=DIR_MODE)
         except FileExistsError:
             continue  # made by a concurrent writer
         os.chmod(made, DIR_MODE)
+        made_here.append(made)
+    return made_here
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 class FileStore(ObjectStore):
@@ -51,16 +63,23 @@ class FileStore(ObjectStore):
             raise ValueError(f"object key {key!r} points outside the storage root")
         return path
 
-    def _atomic_write(self, dest: Path, prefix: str, fill) -> None:  # noqa: ANN001 - a local callback
-        _make_dirs(dest.parent)
+    def _atomic_write(self, dest: Path, prefix: str, fill, *, durable: bool = False) -> None:  # noqa: ANN001
+        made = _make_dirs(dest.parent)
         fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=prefix)  # 0600
         try:
             with os.fdopen(fd, "wb") as out:
                 fill(out)
+                if durable:
+                    out.flush()
+                    os.fsync(out.fileno())
             os.replace(tmp, dest)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        if durable:
+            # The file's name (and the folders made for it) must survive a power loss too.
+            for folder in {dest.parent, *(m.parent for m in made)}:
+                _fsync_dir(folder)
 
     def write(self, key: str, fileobj: IO[bytes], *, content_type: str = "application/octet-stream") -> Written:
         reader = HashingReader(fileobj)
@@ -69,7 +88,8 @@ class FileStore(ObjectStore):
             while chunk := reader.read(COPY_BUFFER):
                 out.write(chunk)
 
-        self._atomic_write(self.path(key), ".tmp-", fill)
+        # Durable before it returns: a chunk is answered 200 only after this (power loss included).
+        self._atomic_write(self.path(key), ".tmp-", fill, durable=True)
         return reader.written()
 
     def read_range(self, key: str, start: int, end: int) -> Iterator[bytes]:
