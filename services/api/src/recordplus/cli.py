@@ -106,6 +106,9 @@ def _reconcile(stale: float | None) -> None:
 
     video_reconcile(stale_seconds=stale)
     transcript_reconcile(stale_seconds=stale)
+    from recordplus.transcripts.live_services import live_reconcile
+
+    live_reconcile(stale_seconds=stale)  # live decode steps and windows (issue 11)
     video_expire_idle()  # idle unfinished uploads (UPLOAD_EXPIRY_SECONDS)
 
 

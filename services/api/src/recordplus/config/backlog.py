@@ -17,10 +17,10 @@ logger = logging.getLogger(__name__)
 
 class BacklogCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        from django.db.models import Sum
+        from django.db.models import F, Sum
 
         from recordplus.core import messaging
-        from recordplus.transcripts.models import Transcript
+        from recordplus.transcripts.models import LiveWindow, Transcript
         from recordplus.videos.models import Video
 
         jobs = GaugeMetricFamily(
@@ -45,12 +45,25 @@ class BacklogCollector(Collector):
             jobs.add_metric(["assemble", "waiting"], assembling.filter(assembly_started_at__isnull=True).count())
             jobs.add_metric(["assemble", "running"], assembling.filter(assembly_started_at__isnull=False).count())
             transcripts = Transcript.objects
-            jobs.add_metric(["transcribe", "waiting"], transcripts.filter(status=Transcript.Status.PENDING).count())
-            jobs.add_metric(["transcribe", "running"], transcripts.filter(status=Transcript.Status.RUNNING).count())
+            # Live windows (issue 11) are transcriber work too: KEDA scales on both.
+            windows = LiveWindow.objects.filter(video__live_transcript__status__in=["active", "ended"])
+            live_waiting = windows.filter(status=LiveWindow.Status.PENDING)
+            live_running = windows.filter(status=LiveWindow.Status.RUNNING)
+            jobs.add_metric(
+                ["transcribe", "waiting"],
+                transcripts.filter(status=Transcript.Status.PENDING).count() + live_waiting.count(),
+            )
+            jobs.add_metric(
+                ["transcribe", "running"],
+                transcripts.filter(status=Transcript.Status.RUNNING).count() + live_running.count(),
+            )
             waiting_audio = transcripts.filter(
                 status__in=[Transcript.Status.PENDING, Transcript.Status.RUNNING]
             ).aggregate(total=Sum("video__duration"))["total"]
-            audio.add_metric([], float(waiting_audio or 0.0))
+            live_audio = windows.filter(
+                status__in=[LiveWindow.Status.PENDING, LiveWindow.Status.RUNNING]
+            ).aggregate(total=Sum(F("end") - F("start")))["total"]
+            audio.add_metric([], float(waiting_audio or 0.0) + float(live_audio or 0.0))
             uploading.add_metric([], Video.objects.filter(status=Video.Status.UPLOADING).count())
         except Exception:  # a scrape must not fail because the database blinked
             logger.warning("backlog gauges unavailable: database query failed", exc_info=True)

@@ -22,6 +22,10 @@ QUEUE_ASSEMBLE = "assemble"
 ACTOR_ASSEMBLE = "assemble_video"
 QUEUE_TRANSCRIBE = "transcribe"
 ACTOR_TRANSCRIBE = "transcribe_video"
+# Live transcription (issue 11): decode new chunks on the assembler queue, transcribe each
+# closed window on the transcriber queue.
+ACTOR_LIVE_DECODE = "live_decode"
+ACTOR_LIVE_WINDOW = "live_transcribe_window"
 QUEUES = (QUEUE_ASSEMBLE, QUEUE_TRANSCRIBE)
 
 _lock = threading.Lock()
@@ -70,12 +74,13 @@ def get_broker() -> dramatiq.Broker:
         return _broker
 
 
-def send(queue: str, actor: str, video_id: int, *, delay_seconds: float | None = None) -> None:
-    """Enqueue `actor(video_id)` on `queue`, optionally after a delay."""
-    message = dramatiq.Message(queue_name=queue, actor_name=actor, args=(video_id,), kwargs={}, options={})
+def send(queue: str, actor: str, video_id: int, *args: int, delay_seconds: float | None = None) -> None:
+    """Enqueue `actor(video_id, *args)` on `queue`, optionally after a delay."""
+    message = dramatiq.Message(queue_name=queue, actor_name=actor, args=(video_id, *args), kwargs={}, options={})
     delay = int(delay_seconds * 1000) if delay_seconds else None
     get_broker().enqueue(message, delay=delay)
-    logger.info("enqueued %s(%s) on %s%s", actor, video_id, queue, f" in {delay} ms" if delay else "")
+    called = ", ".join(str(arg) for arg in (video_id, *args))
+    logger.info("enqueued %s(%s) on %s%s", actor, called, queue, f" in {delay} ms" if delay else "")
 
 
 def send_assemble(video_id: int, *, delay_seconds: float | None = None) -> None:
@@ -84,6 +89,16 @@ def send_assemble(video_id: int, *, delay_seconds: float | None = None) -> None:
 
 def send_transcribe(video_id: int, *, delay_seconds: float | None = None) -> None:
     send(QUEUE_TRANSCRIBE, ACTOR_TRANSCRIBE, video_id, delay_seconds=delay_seconds)
+
+
+def send_live_decode(video_id: int, *, delay_seconds: float | None = None) -> None:
+    """Decode the audio of video `video_id`'s newly received chunks (a no-op when it is not live)."""
+    send(QUEUE_ASSEMBLE, ACTOR_LIVE_DECODE, video_id, delay_seconds=delay_seconds)
+
+
+def send_live_window(video_id: int, index: int, *, delay_seconds: float | None = None) -> None:
+    """Transcribe live window `index` of video `video_id`."""
+    send(QUEUE_TRANSCRIBE, ACTOR_LIVE_WINDOW, video_id, index, delay_seconds=delay_seconds)
 
 
 def queue_depths() -> dict[str, int]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from ninja import Router
 
-from recordplus.transcripts import selectors, services
+from recordplus.transcripts import live_stream, selectors, services
 from recordplus.transcripts.schemas import TranscriptOut, TranscriptRequestedOut
 from recordplus.videos.media_links import video_for
 from recordplus.videos.selectors import video_get_for_user
@@ -73,6 +74,36 @@ def request_transcript(request: HttpRequest, video_id: int):
     video = video_get_for_user(video_id, request.auth)
     transcript = services.transcript_rerun(video=video)
     return 202, {"message": "Transcription requested", "video_id": video.pk, "status": transcript.status}
+
+
+_LIVE_DOCS = {
+    "responses": {
+        "200": {
+            "description": "Server-Sent Events: `segment` (with `id`), `provisional`, then `done` or `failed`.",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        "404": {"description": "No such video (or not yours)", "content": _ERROR},
+    },
+    "parameters": [
+        {"in": "query", "name": "last_event_id", "required": False, "schema": {"type": "integer"},
+         "description": "Resume after this segment index (as the Last-Event-ID header does)."},
+    ],
+}
+
+
+@router.get(
+    "/videos/{video_id}/transcript/live",
+    summary="The transcript as it is made: committed segments as Server-Sent Events, resumable",
+    openapi_extra=_LIVE_DOCS,
+)
+def live_transcript(request: HttpRequest, video_id: int):
+    video = video_get_for_user(video_id, request.auth)
+    after = live_stream.resume_after(request.headers.get("Last-Event-ID"), request.GET.get("last_event_id"))
+    events = live_stream.live_events(video.pk, after=after, keepalive=settings.LIVE_KEEPALIVE_SECONDS)
+    response = StreamingHttpResponse(events, content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"
+    return response
 
 
 # HEAD wherever GET works (RFC 9110); kept out of the schema so operation ids stay unique.

@@ -205,6 +205,8 @@ def chunk_store(
     else:
         metrics.UPLOAD_BYTES.inc(written.size)
         metrics.UPLOAD_CHUNKS.inc()
+        if chunk_index is not None and settings.LIVE_TRANSCRIPTION:  # live transcription (issue 11)
+            transaction.on_commit(lambda: messaging.send_live_decode(video.pk))
     return result
 
 

@@ -53,6 +53,10 @@ def transcribe(video_id: int) -> None:
     re-raise for Dramatiq to retry, until TRANSCRIBE_MAX_ATTEMPTS. A worker that dies mid-job
     leaves a lease that expires, so it is never stuck `running`.
     """
+    from recordplus.transcriber import live
+
+    if live.takes_over(video_id):  # transcribed window by window while it was uploaded (issue 11)
+        return
     settings = transcribe_settings()
     transcript = transcript_services.transcript_claim(
         video_id=video_id,

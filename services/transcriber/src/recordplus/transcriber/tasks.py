@@ -31,3 +31,23 @@ def transcribe_video(video_id: int) -> None:
     if wait > 0:
         raise dramatiq.Retry(delay=int(wait * 1000) + 500)
     job.transcribe(video_id)
+
+
+@dramatiq.actor(
+    queue_name=messaging.QUEUE_TRANSCRIBE,
+    actor_name=messaging.ACTOR_LIVE_WINDOW,
+    min_backoff=2_000,
+    max_backoff=60_000,
+    time_limit=transcribe_settings().time_limit_seconds * 1000,
+    **jobs.ACTOR_OPTIONS,
+)
+def live_transcribe_window(video_id: int, index: int) -> None:
+    """Transcribe live window `index` of video `video_id` (issue 11); the attempts are counted
+    on the LiveWindow row (LIVE_MAX_ATTEMPTS), the retry rule is core.jobs'."""
+    from recordplus.transcriber import live
+    from recordplus.transcripts.live_services import live_window_wait
+
+    wait = live_window_wait(video_id=video_id, index=index)
+    if wait > 0:  # another worker holds it (or held it and died): come back when its lease ends
+        raise dramatiq.Retry(delay=int(wait * 1000) + 500)
+    live.transcribe_window(video_id, index)

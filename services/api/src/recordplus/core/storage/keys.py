@@ -55,3 +55,18 @@ def transcript(public_id: str, fmt: str) -> str:
     if fmt not in TRANSCRIPT_FORMATS:
         raise ValueError(f"transcripts are stored as {TRANSCRIPT_FORMATS}, not {fmt!r}")
     return f"{video_prefix(public_id)}transcript.{fmt}"
+
+
+def live_prefix(public_id: str) -> str:
+    """The live transcription's audio: window WAVs and the open window's PCM (issue 11)."""
+    return f"{video_prefix(public_id)}live/"
+
+
+def live_window(public_id: str, index: int) -> str:
+    """16 kHz mono WAV of one live window, kept so the window can be redone after a crash."""
+    return f"{live_prefix(public_id)}window-{index:05d}.wav"
+
+
+def live_pcm(public_id: str, start_sample: int) -> str:
+    """Raw 16 kHz mono s16le PCM of the open window, from `start_sample` on."""
+    return f"{live_prefix(public_id)}open-{start_sample:012d}.pcm"

@@ -1,0 +1,184 @@
+"""Live audio: decode new audio blocks to 16 kHz mono PCM, and cut the PCM into windows at
+pauses. Plain module: no Django, no Dramatiq.
+
+Continuity across decode steps: an Opus (or Vorbis) decoder that starts cold drops its
+pre-skip and needs a few packets to settle, so each step decodes a few hundred milliseconds of
+already-decoded *priming* blocks before the new ones and keeps only the end of the output — as
+many samples as the new blocks last by their timestamps. The samples a step adds are placed
+at their block times (`round(seconds * 16000)`), so audio time is video time, whatever the
+decoder dropped at its start. The last block received is held back until the next one (or the
+end of the recording) says where it ends.
+
+Windows: `cut_windows` closes a window at the middle of the first pause (a run of quiet 20 ms
+frames) once the window is at least `min_seconds` long, or at the quietest frame near
+`max_seconds` when nobody paused; the end of the recording closes the last one.
+"""
+
+from __future__ import annotations
+
+import io
+import wave
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from recordplus.assembler.live_webm import AudioBlock, WebmCursor, audio_webm
+from recordplus.core.ffmpeg import Limits, ffmpeg_stdout
+
+SAMPLE_RATE = 16000
+FRAME = SAMPLE_RATE // 50  # 20 ms: the resolution of pause finding
+PRIMING_SECONDS = 0.4
+# A decode step is at most this much new audio (a burst at finalize is split into steps).
+MAX_STEP_SECONDS = 120.0
+# Opus frame sizes in 48 kHz samples by TOC configuration (RFC 6716, section 3.1).
+_OPUS_FRAME = [480, 960, 1920, 2880] * 3 + [480, 960] * 2 + [120, 240, 480, 960] * 4
+
+
+def opus_packet_samples(packet: bytes) -> int:
+    """48 kHz samples one Opus packet decodes to (0 when it cannot be told)."""
+    if not packet:
+        return 0
+    toc = packet[0]
+    frame = _OPUS_FRAME[toc >> 3]
+    code = toc & 0x03
+    if code == 0:
+        count = 1
+    elif code in (1, 2):
+        count = 2
+    else:
+        count = packet[1] & 0x3F if len(packet) > 1 else 0
+    return frame * count
+
+
+def to_sample(cursor: WebmCursor, ticks: int) -> int:
+    """The 16 kHz sample index (of the recording's timeline) where a block's sound starts."""
+    return round((cursor.seconds(ticks) - cursor.codec_delay_ns / 1e9) * SAMPLE_RATE)
+
+
+def block_end_ticks(cursor: WebmCursor, block: AudioBlock) -> int:
+    """Where the last block of a recording ends (its own duration, for Opus)."""
+    samples = opus_packet_samples(block.data) if cursor.codec == "A_OPUS" else 0
+    samples = samples or 960  # 20 ms, MediaRecorder's frame
+    return block.ticks + round(samples / 48000 * 1e9 / cursor.timecode_scale)
+
+
+def decode_blocks(
+    cursor: WebmCursor,
+    priming: list[AudioBlock],
+    blocks: list[AudioBlock],
+    end_ticks: int,
+    workdir: Path,
+    *,
+    limits: Limits | None = None,
+) -> np.ndarray:
+    """int16 PCM of `blocks` (from the first one's time to `end_ticks`), decoded after
+    `priming` (earlier blocks, whose output is dropped)."""
+    start, end = to_sample(cursor, blocks[0].ticks), to_sample(cursor, end_ticks)
+    expected = max(end - start, 0)
+    if expected == 0:
+        return np.zeros(0, dtype=np.int16)
+    path = workdir / "live-step.webm"
+    path.write_bytes(audio_webm(cursor, [*priming, *blocks]))
+    seconds = (expected / SAMPLE_RATE) + PRIMING_SECONDS + 1
+    raw = ffmpeg_stdout(
+        ["-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le",
+         "-t", f"{seconds:.3f}", "-f", "s16le", "pipe:1"],
+        limits=limits, timeout_seconds=30 + seconds,
+    )  # fmt: skip
+    pcm = np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<i2")
+    if len(pcm) >= expected:
+        return pcm[len(pcm) - expected :].copy()
+    # The decoder gave less (a cold start's pre-skip): the missing part is at the front.
+    return np.concatenate([np.zeros(expected - len(pcm), dtype=np.int16), pcm])
+
+
+def priming_tail(blocks: list[AudioBlock], cursor: WebmCursor) -> list[AudioBlock]:
+    """The last PRIMING_SECONDS of `blocks`, to prime the next decode step."""
+    if not blocks:
+        return []
+    last = blocks[-1].ticks
+    horizon = PRIMING_SECONDS * 1e9 / cursor.timecode_scale
+    return [b for b in blocks if last - b.ticks <= horizon]
+
+
+# --- windows ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WindowRules:
+    min_seconds: float = 8.0
+    max_seconds: float = 30.0
+    pause_seconds: float = 0.3
+
+
+def frame_levels(pcm: np.ndarray) -> np.ndarray:
+    """dBFS of each whole 20 ms frame of int16 `pcm`."""
+    count = len(pcm) // FRAME
+    if count == 0:
+        return np.zeros(0)
+    frames = pcm[: count * FRAME].astype(np.float64).reshape(count, FRAME) / 32768.0
+    power = np.mean(np.square(frames), axis=1)
+    return 10.0 * np.log10(np.maximum(power, 1e-12))
+
+
+def quiet_threshold(levels: np.ndarray) -> float:
+    """The level under which a frame counts as a pause: near the noise floor, well under speech."""
+    if len(levels) == 0:
+        return -50.0
+    floor, loud = np.percentile(levels, 10), np.percentile(levels, 90)
+    return float(max(-50.0, min(floor + 6.0, loud - 20.0)))
+
+
+def cut_windows(pcm: np.ndarray, rules: WindowRules, *, final: bool) -> list[int]:
+    """Where to cut the open audio `pcm` (int16, from the window's start): sample offsets of
+    each window's end, in order. With `final`, the remainder is a window too."""
+    cuts: list[int] = []
+    levels = frame_levels(pcm)
+    threshold = quiet_threshold(levels)
+    quiet = levels < threshold
+    min_frames = int(rules.min_seconds * SAMPLE_RATE) // FRAME
+    max_frames = max(int(rules.max_seconds * SAMPLE_RATE) // FRAME, min_frames + 1)
+    pause_frames = max(round(rules.pause_seconds * SAMPLE_RATE / FRAME), 1)
+    start = 0  # in frames
+    while True:
+        cut = _pause_cut(quiet, start + min_frames, start + max_frames, pause_frames)
+        if cut is None and len(levels) - start >= max_frames:
+            search = max_frames // 5
+            lo = start + max_frames - search
+            cut = lo + int(np.argmin(levels[lo : start + max_frames]))
+        if cut is None:
+            break
+        cuts.append(cut * FRAME)
+        start = cut
+    if final and len(pcm) > (cuts[-1] if cuts else 0):
+        cuts.append(len(pcm))
+    return cuts
+
+
+def _pause_cut(quiet: np.ndarray, lo: int, hi: int, pause_frames: int) -> int | None:
+    """The frame in the middle of the first run of `pause_frames` quiet frames that reaches
+    into [lo, hi), or None."""
+    run = 0
+    for i in range(max(lo - pause_frames, 0), min(hi + pause_frames // 2, len(quiet))):
+        run = run + 1 if quiet[i] else 0
+        if run >= pause_frames:
+            middle = i - pause_frames // 2
+            if middle >= lo:
+                return min(middle, hi)
+    return None
+
+
+def wav_bytes(pcm: np.ndarray) -> bytes:
+    """16 kHz mono 16-bit WAV of int16 `pcm`."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(SAMPLE_RATE)
+        wav.writeframes(pcm.astype("<i2").tobytes())
+    return out.getvalue()
+
+
+def pcm_of_wav(data: bytes) -> np.ndarray:
+    with wave.open(io.BytesIO(data), "rb") as wav:
+        return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").copy()
