@@ -336,6 +336,10 @@ def continuity_problems(segments: list[dict[str, Any]], *, duration: float, spee
     words = transcript_words(segments)
     if not words:
         return [*problems, "no words"]
+    # Words a window could not place end up clamped to its edge: several at one instant.
+    for a, b, c in zip(words, words[1:], words[2:], strict=False):
+        if a["start"] == b["start"] == c["start"]:
+            problems.append(f"three words at {a['start']}: {a['word']!r} {b['word']!r} {c['word']!r}")
     for a, b in itertools.pairwise(words):
         if b["start"] < a["start"] - 0.01:
             problems.append(f"word {b} starts before the word before it {a}")
@@ -419,7 +423,7 @@ def window_problems(windows: list[Window], final: list[dict[str, Any]], *, durat
         for word in transcript_words(w.segments):
             if not w.start - 0.05 <= word["start"] <= word["end"] <= w.end + 0.05:
                 problems.append(f"window {w.index} ({w.start}..{w.end}) holds {word}")
-    merged = [s["text"].strip() for w in windows for s in w.segments]
+    merged = [s["text"].strip() for w in windows for s in w.segments if s["text"].strip()]
     if merged != [s["text"].strip() for s in final]:
         problems.append(f"the final segments are not the windows' in order:\n{merged}\n{[s['text'] for s in final]}")
     return problems
