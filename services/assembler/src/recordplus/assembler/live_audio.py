@@ -101,6 +101,56 @@ def priming_tail(blocks: list[AudioBlock], cursor: WebmCursor) -> list[AudioBloc
     return [b for b in blocks if last - b.ticks <= horizon]
 
 
+@dataclass
+class Step:
+    """What one decode step adds: PCM from sample `decoded` on, and the state for the next."""
+
+    pcm: np.ndarray
+    decoded: int  # the timeline's end after this step (16 kHz samples)
+    held: AudioBlock | None
+    priming: list[AudioBlock]
+
+
+def decode_step(
+    cursor: WebmCursor,
+    *,
+    held: AudioBlock | None,
+    priming: list[AudioBlock],
+    blocks: list[AudioBlock],
+    decoded: int,
+    ended: bool,
+    workdir: Path,
+    limits: Limits | None = None,
+) -> Step:
+    """Decode the blocks a walk found (after the one held back last time) onto the timeline,
+    which ends at sample `decoded`. The last block is held back unless the recording `ended`.
+    A hole in the block times becomes silence, an overlap is dropped: audio time = video time."""
+    pending = ([held] if held else []) + blocks
+    if ended:
+        new, keep = pending, None
+        end_ticks = block_end_ticks(cursor, pending[-1]) if pending else 0
+    else:
+        new, keep = pending[:-1], (pending[-1] if pending else None)
+        end_ticks = pending[-1].ticks if pending else 0
+    parts = []
+    limit = int(MAX_STEP_SECONDS * 1e9 / cursor.timecode_scale)
+    while new:  # a long burst (the tail at finalize) is decoded in bounded batches
+        batch = [b for b in new if b.ticks - new[0].ticks < limit]
+        rest = new[len(batch) :]
+        out = decode_blocks(cursor, priming, batch, rest[0].ticks if rest else end_ticks, workdir, limits=limits)
+        start = to_sample(cursor, batch[0].ticks)
+        if start < decoded:
+            out = out[decoded - start :]
+        elif start > decoded:
+            out = np.concatenate([np.zeros(start - decoded, dtype=np.int16), out])
+        parts.append(out)
+        decoded += len(out)
+        priming = priming_tail(priming + batch, cursor)
+        new = rest
+    pcm = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int16)
+    return Step(pcm=pcm, decoded=decoded, held=keep, priming=priming)
+
+
 # --- windows ---------------------------------------------------------------------------
 
 

@@ -25,14 +25,10 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 from recordplus.assembler.live_audio import (
-    MAX_STEP_SECONDS,
     SAMPLE_RATE,
     WindowRules,
-    block_end_ticks,
     cut_windows,
-    decode_blocks,
-    priming_tail,
-    to_sample,
+    decode_step,
     wav_bytes,
 )
 from recordplus.assembler.live_webm import (
@@ -121,12 +117,16 @@ def _upload_closed(video: Video) -> bool:
 def _run(live: LiveTranscript) -> None:
     """Steps until there is nothing new to read (or the recording is decoded to its end)."""
     workdir = make_workdir("recordplus-assemble-", label=f"live-{live.video_id}")
+    public_id = Video.objects.filter(pk=live.video_id).values_list("public_id", flat=True).first()
     try:
         for _ in range(10_000):
             if not _step(live, workdir):
                 return
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
+        if public_id and not Video.objects.filter(pk=live.video_id).exists():
+            # Deleted while this run wrote: remove what it stored after the delete's clean-up.
+            get_store().delete_prefix(keys.live_prefix(public_id))
 
 
 def _read(live: LiveTranscript, video: Video, cursor: WebmCursor) -> tuple[bytes, bool, int, int]:
@@ -221,33 +221,17 @@ def _step(live: LiveTranscript, workdir: Path) -> bool:
     ended = at_end or cursor.done
     if not walked.blocks and cursor.offset == before and not ended:
         return False
-    held = [AudioBlock.from_json(live.held)] if live.held else []
-    blocks = held + walked.blocks
-    if ended:
-        new, keep = blocks, None
-        end_ticks = block_end_ticks(cursor, blocks[-1]) if blocks else 0
-    else:
-        new, keep = blocks[:-1], (blocks[-1] if blocks else None)
-        end_ticks = blocks[-1].ticks if blocks else 0
-    priming = [AudioBlock.from_json(b) for b in live.priming]
-    pcm = _open_pcm(live)
-    decoded = live.decoded_samples
-    # Split a long burst (the tail at finalize) so one decode stays bounded.
-    while new:
-        limit = int(MAX_STEP_SECONDS * 1e9 / cursor.timecode_scale)
-        batch = [b for b in new if b.ticks - new[0].ticks < limit]
-        rest = new[len(batch) :]
-        batch_end = rest[0].ticks if rest else end_ticks
-        out = decode_blocks(cursor, priming, batch, batch_end, workdir)
-        start = to_sample(cursor, batch[0].ticks)
-        if start < decoded:
-            out = out[decoded - start :]
-        elif start > decoded:  # a hole in the timestamps: silence keeps audio time = video time
-            out = np.concatenate([np.zeros(start - decoded, dtype=np.int16), out])
-        pcm = np.concatenate([pcm, out])
-        decoded += len(out)
-        priming = priming_tail(priming + batch, cursor)
-        new = rest
+    step = decode_step(
+        cursor,
+        held=AudioBlock.from_json(live.held) if live.held else None,
+        priming=[AudioBlock.from_json(b) for b in live.priming],
+        blocks=walked.blocks,
+        decoded=live.decoded_samples,
+        ended=ended,
+        workdir=workdir,
+    )
+    pcm = np.concatenate([_open_pcm(live), step.pcm])
+    decoded, keep, priming = step.decoded, step.held, step.priming
     if len(pcm) > MAX_OPEN_SECONDS * SAMPLE_RATE and not ended:
         raise LiveStreamError("the open window grew beyond its bound")
     cuts = cut_windows(pcm, rules(), final=ended)

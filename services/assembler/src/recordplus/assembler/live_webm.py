@@ -228,6 +228,8 @@ class WebmReader:
         """Read every complete element of `data` (which starts at `cursor.offset`). With
         `at_end` (no more bytes will come), an unknown-size Cluster/Segment ends with the data."""
         cursor = self.cursor
+        if cursor.offset == 0 and len(data) >= 4 and bytes(data[:4]) != EBML_HEADER.to_bytes(4, "big"):
+            raise LiveStreamError("not a WebM stream (it does not start with an EBML header)")
         result = WalkResult()
         start_offset = cursor.offset
         pos = 0
