@@ -231,6 +231,8 @@ def plan_stream(request: LeanRequest, video_id: int) -> Reply:
         return Reply(302, {"Location": redirect, "Content-Type": "text/html; charset=utf-8", "Content-Length": "0", **cors})
     answer = streaming.answer_for(request.method, request.headers, obj)
     reply = Reply(answer.status, {**answer.headers, **cors}, answer.body)
+    if not answer.sends_object and request.method != "HEAD":
+        reply.headers.setdefault("Content-Length", str(len(answer.body)))  # as Django's CommonMiddleware sets it
     if answer.sends_object:
         reply.object_key, reply.start, reply.end = obj.key, answer.start, answer.end
     return reply
