@@ -5,6 +5,8 @@
 //
 // Usage: node tests/e2e/original_extension.mjs --extension DIR --api http://127.0.0.1:8000
 //        --blob-out FILE [--token T] [--seconds 22] [--ready-timeout 120] [--chromium /path]
+//        [--popup-cpu-throttle N]   (slow the Start popup N times, as a loaded machine can: the
+//                                    reply race below, reproduced on demand)
 //
 // How the pieces fit:
 // - Loading: `--load-extension` + `--disable-extensions-except` with Playwright's persistent context
@@ -19,8 +21,13 @@
 // - The popup messages the active tab of its window; that tab (the "host" page) has content.js,
 //   injected by the extension's background.js. content.js calls getDisplayMedia, which Chromium
 //   answers with the tab titled --auto-select-tab-capture-source-by-title (the "recorded" tab) and
-//   then focuses that tab. So before Stop the driver brings the host tab back to the front, waits
-//   until Chromium reports it active, and opens the popup again, as a user would.
+//   then focuses that tab, which closes the popup. content.js answers ("seen request-recording")
+//   before it asks for the display, but whether the popup's callback logs that answer before
+//   Chromium closes it is a race that a slow popup renderer loses (--popup-cpu-throttle 40 shows it).
+//   So the proof that Start reached content.js is content.js's own log in the host tab ("requesting
+//   recording"); the driver reports when the Start popup closed (`startPopupClosedMs`). Before
+//   Stop the driver brings the host tab back to the front, waits until Chromium reports it active,
+//   and opens the popup again, as a user would.
 // - The blob: content.js keeps its slices in a top-level `chunks` array of its isolated world. The
 //   driver finds that world over CDP (Runtime.executionContextCreated, the extension's origin and
 //   name) and, once the uploads settled, reads `new Blob(chunks)` there: the exact bytes the
@@ -70,6 +77,7 @@ function parseOptions() {
       seconds: { type: "string", default: "22" },
       "ready-timeout": { type: "string", default: "120" },
       chromium: { type: "string", default: "" },
+      "popup-cpu-throttle": { type: "string", default: "1" },
     },
   });
   for (const name of ["extension", "api", "blob-out"]) {
@@ -83,6 +91,7 @@ function parseOptions() {
     seconds: Number(values.seconds),
     readyTimeoutS: Number(values["ready-timeout"]),
     chromiumPath: values.chromium || findChromium(),
+    popupCpuThrottle: Number(values["popup-cpu-throttle"]),
   };
 }
 
@@ -141,18 +150,24 @@ class Popup {
     await serviceWorker.evaluate(() => chrome.action.openPopup());
     const target = await withTimeout(appeared, 10_000, "the extension popup to open");
     const { sessionId } = await browserCdp.send("Target.attachToTarget", { targetId: target.targetId, flatten: false });
-    const popup = new Popup(browserCdp, sessionId);
+    const popup = new Popup(browserCdp, sessionId, target.targetId);
     await popup.send("Runtime.enable");
     await popup.send("Runtime.runIfWaitingForDebugger");
     return popup;
   }
 
-  constructor(browserCdp, sessionId) {
+  constructor(browserCdp, sessionId, targetId) {
     this.cdp = browserCdp;
     this.sessionId = sessionId;
     this.nextId = 1;
     this.pending = new Map();
     this.console = [];
+    this.closedMs = null;
+    browserCdp.on("Target.targetDestroyed", (event) => {
+      if (event.targetId !== targetId || this.closedMs !== null) return;
+      this.closedMs = performance.now();
+      log("popup closed");
+    });
     browserCdp.on("Target.receivedMessageFromTarget", (event) => {
       if (event.sessionId !== sessionId) return;
       const message = JSON.parse(event.message);
@@ -359,6 +374,7 @@ async function main() {
     const browserCdp = await context.browser().newBrowserCDPSession();
     await browserCdp.send("Target.setDiscoverTargets", { discover: true });
     const startPopup = await Popup.open(browserCdp, serviceWorker, extensionId);
+    if (options.popupCpuThrottle > 1) await startPopup.send("Emulation.setCPUThrottlingRate", { rate: options.popupCpuThrottle });
     result.startClick = await startPopup.click("button#start-recording-button");
     const recordingStartedMs = await inContentScript(`new Promise((resolve, reject) => {
       const deadline = performance.now() + 15000;
@@ -368,6 +384,9 @@ async function main() {
       }, 10);
     })`);
     const startedAt = performance.now();
+    // The recorded tab's clock once recording runs (read a little after the capture began). The
+    // capture's first frame can be older than this: a background tab's last painted frame.
+    result.clockAtCaptureStart = await recorded.evaluate(() => window.clockNow());
     result.recorder = await inContentScript(`({ mimeType: recorder.mimeType, videoBitsPerSecond: recorder.videoBitsPerSecond,
       tracks: recorder.stream.getTracks().map((t) => ({ kind: t.kind, label: t.label, settings: t.getSettings() })) })`);
     log(`recording: ${JSON.stringify(result.recorder.tracks.map((t) => `${t.kind} ${t.label} ${t.settings.width || ""}x${t.settings.height || ""}`))}`);
@@ -388,6 +407,8 @@ async function main() {
       return url === `${site}/docs.html` ? url : null;
     }, "the host tab to be active again", 10_000);
     const stopped = inContentScript(`new Promise((resolve) => recorder.addEventListener("stop", () => resolve(performance.now()), { once: true }))`);
+    // Chromium closed the Start popup when it focused the captured tab (null: it is still open).
+    result.startPopupClosedMs = startPopup.closedMs;
     const stopPopup = await Popup.open(browserCdp, serviceWorker, extensionId);
     result.stopClick = await stopPopup.click("button#stop-recording-button");
     const recordingStoppedMs = await withTimeout(stopped, 15_000, "MediaRecorder to stop");

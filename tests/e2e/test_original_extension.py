@@ -161,6 +161,8 @@ def summary(report: dict[str, Any]) -> dict[str, Any]:
         "active_after_start": report.get("activeAfterStart"),
         "active_before_stop": report.get("activeBeforeStop"),
         "popup_console": (report.get("startPopupConsole") or []) + (report.get("stopPopupConsole") or []),
+        "start_popup_closed_ms": report.get("startPopupClosedMs"),
+        "content_script_console": [line[:120] for line in (report.get("contentScript") or {}).get("console") or []],
         "recorder": report.get("recorder"),
         "recorded_seconds": report.get("recordedSeconds"),
         "pieces": [p["size"] for p in (report.get("blob") or {}).get("pieces", [])],
@@ -198,9 +200,16 @@ def test_it_records_with_the_original_extension_and_serves_the_exact_upload(stac
         return f"{stack.mode}: {reason}\n{json.dumps(facts, indent=1)}"
 
     # The extension ran as a user runs it: the popup's messages reached the host tab's content.js
-    # (its replies are logged by the popup), Chromium focused the captured tab after Start, the
-    # host tab was in front again for Stop.
-    assert "log: seen request-recording" in facts["popup_console"], why("Start did not reach content.js")
+    # (its handler logs each one there, and the popup logs the replies), Chromium focused the
+    # captured tab after Start, the host tab was in front again for Stop. Focusing the captured
+    # tab closes the Start popup, which can happen before the popup's callback logs the reply (a
+    # race a loaded machine's popup loses): that reply is required only while the popup was open.
+    assert "log: requesting recording" in facts["content_script_console"], why("Start did not reach content.js")
+    assert "log: seen request-recording" in facts["popup_console"] or facts["start_popup_closed_ms"] is not None, why(
+        "the Start popup stayed open but never logged content.js's reply"
+    )
+    assert not any(line.startswith("error:") for line in facts["popup_console"]), why("the popup reported an error")
+    assert "log: stopping video" in facts["content_script_console"], why("Stop did not reach content.js")
     assert "log: seen stop-recording" in facts["popup_console"], why("Stop did not reach content.js")
     assert facts["active_after_start"].endswith("/recorded.html"), why("Chromium did not focus the captured tab")
     assert facts["active_before_stop"].endswith("/docs.html"), why("the host tab was not active for Stop")
@@ -265,14 +274,20 @@ def test_it_records_with_the_original_extension_and_serves_the_exact_upload(stac
     start = playback["clockAtStart"]
     assert start is not None, why("the first frame shows no readable clock")
     assert len(playback["seeks"]) == 2, why("the seeks did not run")
+    # How much older than the tab's clock at capture start the first frame is (a background tab's
+    # last painted frame, seen 1.3 s old on a loaded machine); the driver reads that clock a little
+    # late, so this errs on the large side.
+    stale = max(0.0, (report.get("clockAtCaptureStart") or start) - start)
+    facts["first_frame_staleness_s"] = round(stale, 3)
     for seek in playback["seeks"]:
         assert seek["seeking"] is False and abs(seek["currentTime"] - seek["target"]) <= 0.05, why(f"seek to {seek['target']:.3f}s did not land")
         assert seek["clockShown"] is not None, why(f"the frame at {seek['target']:.3f}s shows no readable clock")
-        # Against the first frame, within a second: a loaded machine's tab capture may start on a
-        # frame painted up to half a second before recording began. A seek snapped to the wrong
-        # keyframe (MediaRecorder's are seconds apart) or to the start is still caught here.
+        # Against the first frame, within a second, and no further ahead than that first frame
+        # was stale: a loaded machine's tab capture may start on a frame painted before recording
+        # began. A seek snapped to the wrong keyframe (MediaRecorder's are seconds apart) or to
+        # the start is still caught here.
         shown = seek["clockShown"] - start
-        assert abs(shown - seek["target"]) <= 2 * TOLERANCE_S, why(
+        assert -2 * TOLERANCE_S <= shown - seek["target"] <= stale + 2 * TOLERANCE_S, why(
             f"after seeking to {seek['target']:.3f}s the frame shows the recording at {shown:.2f}s"
         )
     # Between the two seeks, where no start-up frame is involved: the frames are the targets' distance apart.
