@@ -154,6 +154,18 @@ def _rate_limited(request: LeanRequest) -> Reply | None:
     return _error_reply(rate_limit.too_many(wait))
 
 
+def _owned_video(auth: Any, video_id: int) -> Any:
+    """selectors.video_get_for_user (the same ownership filter, the same 404) without its join
+    to the transcript: neither hot path reads it, and a transcript row is large."""
+    from recordplus.core.errors import NotFound
+    from recordplus.videos import selectors
+
+    video = selectors.video_list_for_user(auth).select_related(None).filter(pk=video_id).first() if video_id > 0 else None
+    if video is None:
+        raise NotFound(f"video {video_id} not found", {"video_id": video_id})
+    return video
+
+
 def _vary(request: LeanRequest) -> str:
     # Django's answer varies on Cookie when the session was consulted (no token, no signed URL).
     consulted_session = request.media_grant is None and not request.headers.get("Authorization")
@@ -167,7 +179,7 @@ def store_chunk(request: LeanRequest, path_id: int | None, body: IO[bytes]) -> R
     """PATCH/PUT/POST …/update_video_chunck with a raw body: as api._store_chunk, same answers."""
     from recordplus.accounts.auth import authenticate
     from recordplus.videos import requests as req
-    from recordplus.videos import selectors, services
+    from recordplus.videos import services
 
     limited = _rate_limited(request)
     if limited is not None:
@@ -180,7 +192,7 @@ def store_chunk(request: LeanRequest, path_id: int | None, body: IO[bytes]) -> R
             raw_size=int(length) if length and length.isdigit() else None,
         )
         video_id = req.int_field(parsed, "video_id", path_value=path_id, required=True)
-        video = selectors.video_get_for_user(video_id, auth)
+        video = _owned_video(auth, video_id)
         data, size = req.chunk_body(parsed)
         stored = services.chunk_store(
             video=video, data=data, declared_size=size, chunk_index=req.int_field(parsed, "chunk_index"),
@@ -220,7 +232,11 @@ def plan_stream(request: LeanRequest, video_id: int) -> Reply:
                 reply.headers.update(cors)
                 return reply
         auth = authenticate(request)  # type: ignore[arg-type]
-        obj, redirect = stored_object(media_links.video_for(auth, video_id, "video"), "video")
+        if isinstance(auth, media_links.MediaGrant):
+            video = media_links.video_for(auth, video_id, "video")
+        else:
+            video = _owned_video(auth, video_id)
+        obj, redirect = stored_object(video, "video")
     except Exception as exc:  # noqa: BLE001 - answered as Django's stack answers it
         reply = _error_reply(exc)
         reply.headers.update(cors)

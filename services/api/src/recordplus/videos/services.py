@@ -221,8 +221,12 @@ def _chunk_record(
                     raise NotFound(f"video {video_id} not found (it was deleted)", {"video_id": video_id})
                 _ensure_accepting(video)
                 _check_declared(video, index, last=last)
-                top = Chunk.objects.filter(video=video).aggregate(top=Max("index"))["top"]
-                next_index = 0 if top is None else top + 1
+                # The highest index so far matters only for arrival-order chunks and after
+                # finalize (gap check): an indexed chunk of an open upload skips that query.
+                next_index = 0
+                if index is None or video.status != Video.Status.UPLOADING:
+                    top = Chunk.objects.filter(video=video).aggregate(top=Max("index"))["top"]
+                    next_index = 0 if top is None else top + 1
                 if index is None:
                     index_to_use = next_index
                     if index_to_use >= settings.MAX_CHUNKS:
