@@ -12,7 +12,6 @@ import random
 from pathlib import Path
 
 import numpy as np
-
 from recordplus.assembler.live_audio import (
     FRAME,
     SAMPLE_RATE,
@@ -23,6 +22,7 @@ from recordplus.assembler.live_audio import (
     quiet_threshold,
 )
 from recordplus.assembler.live_webm import WebmCursor, WebmReader
+
 from tests.live.media import whole_pcm
 
 

@@ -13,7 +13,6 @@ import random
 from pathlib import Path
 
 import pytest
-
 from recordplus.assembler.live_webm import (
     AudioBlock,
     LiveStreamError,
@@ -21,6 +20,7 @@ from recordplus.assembler.live_webm import (
     WebmReader,
     audio_webm,
 )
+
 from tests.assembler.recordings import RECORDING_NAMES, recordings_fixture  # noqa: F401 - the fixture
 from tests.live.media import audio_packets
 
@@ -93,7 +93,7 @@ def test_it_skips_video_blocks_without_reading_them(live_webm: Path) -> None:
     assert handed < len(data) * 0.8
 
 
-def test_it_reads_chromium_mediarecorder_recordings(recordings: dict) -> None:  # noqa: F811
+def test_it_reads_chromium_mediarecorder_recordings(recordings: dict) -> None:
     for name in ("vp8-opus-timeslice", "vp8-opus", "vp9-opus"):
         recording = recordings[name]
         data = recording.data
@@ -105,7 +105,7 @@ def test_it_reads_chromium_mediarecorder_recordings(recordings: dict) -> None:  
         assert [(b.ticks, b.data) for b in pieces] == [(b.ticks, b.data) for b in whole], name
 
 
-def test_it_refuses_a_stream_it_cannot_follow(tmp_path: Path, recordings: dict) -> None:  # noqa: F811
+def test_it_refuses_a_stream_it_cannot_follow(tmp_path: Path, recordings: dict) -> None:
     with pytest.raises(LiveStreamError, match="no audio track"):
         WebmReader(WebmCursor()).walk(recordings["vp8"].data, at_end=True)
     with pytest.raises(LiveStreamError, match="not a WebM"):

@@ -197,7 +197,7 @@ ASSEMBLE_LEASE_SECONDS = envint("ASSEMBLE_LEASE_SECONDS", 60, minimum=3)
 LIVE_TRANSCRIPTION = envbool("LIVE_TRANSCRIPTION", True)
 # A window closes at the first pause of LIVE_PAUSE_SECONDS once it is LIVE_WINDOW_MIN_SECONDS
 # long, or at the quietest moment near LIVE_WINDOW_MAX_SECONDS when nobody paused.
-LIVE_WINDOW_MIN_SECONDS = envfloat("LIVE_WINDOW_MIN_SECONDS", 8.0, minimum=1.0)
+LIVE_WINDOW_MIN_SECONDS = envfloat("LIVE_WINDOW_MIN_SECONDS", 16.0, minimum=1.0)
 LIVE_WINDOW_MAX_SECONDS = envfloat("LIVE_WINDOW_MAX_SECONDS", 30.0, minimum=2.0)
 if LIVE_WINDOW_MAX_SECONDS <= LIVE_WINDOW_MIN_SECONDS:
     raise ImproperlyConfiguredEnv("LIVE_WINDOW_MAX_SECONDS must be larger than LIVE_WINDOW_MIN_SECONDS")

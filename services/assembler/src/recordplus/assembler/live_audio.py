@@ -156,7 +156,7 @@ def decode_step(
 
 @dataclass(frozen=True)
 class WindowRules:
-    min_seconds: float = 8.0
+    min_seconds: float = 16.0
     max_seconds: float = 30.0
     pause_seconds: float = 0.3
 
