@@ -14,19 +14,38 @@ committed (a write or commit moved after the response, into a background task, a
 kill lands in that window and the acknowledged chunk is missing after the restart.
 
 A kill -9 cannot tell whether the bytes reached the disk itself (the page cache outlives the
-process); what an OS crash or power loss would need (fsync) is not proven here.
+process), so a third test watches the embedded server's system calls (strace): between reading
+a chunk's request and writing its `HTTP/1.1 200`, the server must have fsynced the chunk's file,
+fsynced its folder (the file's name) and synced SQLite's write-ahead log (the row's commit, with
+synchronous=FULL) — in that order, bytes before row. It fails when any of the three is
+dropped (fsync removed, SQLite's synchronous lowered to NORMAL/OFF, a commit after the answer),
+which no kill -9 shows but a power loss would.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import re
+import shutil
 import signal
 import socket
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Stack, embedded_env, fresh_postgres_database, fresh_rabbitmq_vhost, make_cluster_stack
+from tests.conftest import (
+    RECORDPLUS,
+    Stack,
+    embedded_env,
+    free_port,
+    fresh_postgres_database,
+    fresh_rabbitmq_vhost,
+    make_cluster_stack,
+    require,
+)
+from tests.faults.test_kill_matrix import descendants
 from tests.support import create_video, finalize, make_webm, split, stored_chunks, stored_original, uneven_sizes
 
 pytestmark = [pytest.mark.cluster, pytest.mark.faults]
@@ -113,3 +132,61 @@ def test_it_keeps_every_acknowledged_chunk_of_a_cluster_api(tmp_path: Path, reco
             check_every_acknowledged_chunk_survives(stack, recording)
         finally:
             stack.stop()
+
+
+# One traced call per line (`strace -f -yy`): "PID name(FD<what it is>, ...".
+_CALL = re.compile(r"^(\d+) +(\w+)\((\d+)<([^>]*)>(.*)$")
+
+
+def syscalls(trace: Path) -> list[tuple[str, str, str]]:
+    """(call, what its file descriptor is, the rest of the line) in the order strace saw them."""
+    found = []
+    for line in trace.read_text(errors="replace").splitlines():
+        if (match := _CALL.match(line)) is not None:
+            found.append((match[2], match[4], match[5]))
+    return found
+
+
+def test_it_syncs_each_chunk_and_its_row_to_disk_before_answering(tmp_path: Path, recording: bytes) -> None:
+    strace = shutil.which("strace")
+    require(strace is not None, "strace (Debian strace), to watch the server's system calls")
+    data_dir = tmp_path / "var"
+    stack = Stack(mode="embedded", env=embedded_env(data_dir), workdir=tmp_path, data_dir=data_dir, port=free_port())
+    trace = tmp_path / "strace.txt"
+    watched = "trace=fsync,fdatasync,recvfrom,read,write,writev,sendto,sendmsg"
+    tracer = stack.add("api", [strace, "-f", "-qq", "-yy", "-s", "96", "-e", watched, "-o", str(trace), "--",
+                               RECORDPLUS, "serve", "--host", "127.0.0.1", "--port", str(stack.port)])  # fmt: skip
+    pieces = split(recording, uneven_sizes(len(recording), 4))
+    try:
+        stack.wait_ready(stack.url, timeout=240)
+        with stack.client() as client:
+            video_id = create_video(client, title="synced")
+            for index, piece in enumerate(pieces):
+                response = client.patch(f"/api/record/videos/{video_id}/update_video_chunck?chunk_index={index}",
+                                        content=piece, headers={"Content-Type": "application/octet-stream"})  # fmt: skip
+                assert response.status_code == 200, response.text
+    finally:
+        assert tracer.proc is not None
+        for pid in descendants(tracer.proc.pid):  # the server itself: strace would only detach from it
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+        stack.stop()
+
+    calls = syscalls(trace)
+    for index in range(len(pieces)):
+        request_line = f"PATCH /api/record/videos/{video_id}/update_video_chunck?chunk_index={index} "
+        start = next((n for n, (call, fd, rest) in enumerate(calls)
+                      if call in ("recvfrom", "read") and fd.startswith("TCP") and request_line in rest), None)  # fmt: skip
+        assert start is not None, f"chunk {index}: its request was not seen in the trace"
+        answer = next((n for n in range(start, len(calls)) if calls[n][0] in ("write", "writev", "sendto", "sendmsg")
+                       and calls[n][1].startswith("TCP") and '"HTTP/1.1 200' in calls[n][2]), None)  # fmt: skip
+        assert answer is not None, f"chunk {index}: no 200 written after its request"
+        synced = [(call, fd) for call, fd, _ in calls[start:answer] if call in ("fsync", "fdatasync")]
+        chunk_file = [n for n, (_, fd) in enumerate(synced) if "/chunks/" in fd and not fd.endswith("/chunks")]
+        chunk_folder = [n for n, (_, fd) in enumerate(synced) if fd.endswith("/chunks")]
+        wal = [n for n, (_, fd) in enumerate(synced) if fd.endswith("recordplus.sqlite3-wal")]
+        where = f"chunk {index}: syncs between its request and its 200: {synced}"
+        assert chunk_file, f"{where}; the chunk's file was not fsynced"
+        assert chunk_folder, f"{where}; the chunk's folder (its name) was not fsynced"
+        assert wal, f"{where}; SQLite's log (the row's commit) was not synced"
+        assert chunk_file[0] < max(wal) and chunk_folder[0] < max(wal), f"{where}; the row was synced before the bytes"
