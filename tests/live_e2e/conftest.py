@@ -67,7 +67,8 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> Speech:
 def live_stack(mode: str, workdir: Path, moto_url: str | None = None, **extra: str) -> Iterator[Stack]:
     """A stack of `mode` with LIVE_SETTINGS (and `extra`), stopped afterwards. Cluster: its own
     database and virtual host, moto's S3, the shared conftest's worker."""
-    settings = {**LIVE_SETTINGS, **extra}
+    # A hung worker dumps every thread's stack on SIGABRT (kill -ABRT), for the report.
+    settings = {**LIVE_SETTINGS, "PYTHONFAULTHANDLER": "1", **extra}
     if mode == "embedded":
         stack = make_embedded_stack(workdir, **settings)
         try:

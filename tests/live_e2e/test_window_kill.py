@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import RECORDPLUS, Stack
+from tests.conftest import RECORDPLUS, Stack, free_port
 from tests.faults.test_kill_matrix import Killer
 from tests.live_e2e.conftest import live_stack
 from tests.live_e2e.live import (
@@ -83,31 +83,36 @@ def test_a_window_killed_mid_transcription_is_redone_once(cluster: Stack, speech
     first = next(p for p in cluster.processes if p.name == "worker")
     first.stop()
     cluster.processes.remove(first)
-    cluster.add("assembler", [RECORDPLUS, "worker", "--queues", "assemble"])
-    transcriber = cluster.add("transcriber-0", [RECORDPLUS, "worker", "--queues", "transcribe"])
+    cluster.add("assembler", [RECORDPLUS, "worker", "--queues", "assemble"], WORKER_METRICS_PORT=str(free_port()))
+    transcriber = cluster.add("transcriber-0", [RECORDPLUS, "worker", "--queues", "transcribe"], WORKER_METRICS_PORT=str(free_port()))
 
     with cluster.client() as client:
         video_id = create_video(client, title="live window kill")
     reader = LiveReader(cluster.url, video_id, timeout=600)
     reader.start()
     errors: list[str] = []
+    stop = threading.Event()
 
     def send_all() -> None:
         started = time.monotonic()
         with cluster.client() as client:
             for index, piece in enumerate(pieces):
-                if (wait := started + index / SPEED - time.monotonic()) > 0:
-                    time.sleep(wait)
+                if stop.wait(max(0.0, started + index / SPEED - time.monotonic())):
+                    return  # the test failed meanwhile
                 response = send_chunk(client, video_id, piece, index)
                 if response.status_code != 200:
                     errors.append(f"piece {index}: {response.status_code} {response.text}")
 
     sender = threading.Thread(target=send_all, daemon=True)
     sender.start()
-    killed = wait_for_running_window(cluster, video_id, sender)
+    try:
+        killed = wait_for_running_window(cluster, video_id, sender)
+    except BaseException:
+        stop.set()
+        raise
     killer = Killer()
     killer.kill(cluster, transcriber, f"video {video_id}: live window {killed} running")
-    cluster.add("transcriber-1", [RECORDPLUS, "worker", "--queues", "transcribe"])
+    cluster.add("transcriber-1", [RECORDPLUS, "worker", "--queues", "transcribe"], WORKER_METRICS_PORT=str(free_port()))
     sender.join(timeout=300)
     assert not sender.is_alive() and errors == [], errors
     with cluster.client() as client:
