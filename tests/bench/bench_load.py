@@ -159,6 +159,7 @@ class Target:
     token: str
     proc: subprocess.Popen
     how: str
+    worker: subprocess.Popen | None = None  # cluster mode, when asked for: an assemble worker
 
 
 def _env(source: Path | None, extra: dict[str, str]) -> dict[str, str]:
@@ -211,8 +212,14 @@ def _rabbitmq_vhost() -> Iterator[str]:
         subprocess.run([ctl, "delete_vhost", vhost], capture_output=True, timeout=60)
 
 
+@dataclass
+class Moto:
+    port: int
+    pid: int
+
+
 @contextmanager
-def moto_server(workdir: Path) -> Iterator[int]:
+def moto_server(workdir: Path) -> Iterator[Moto]:
     """moto's S3 server in a process of its own (not sharing the generator's interpreter)."""
     port = free_port()
     log = workdir / "moto.log"
@@ -228,18 +235,20 @@ def moto_server(workdir: Path) -> Iterator[int]:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     raise RuntimeError(f"moto did not start: {log.read_text(errors='replace')[-2000:]}") from None
                 time.sleep(0.2)
-        yield port
+        yield Moto(port, proc.pid)
     finally:
         _stop(proc)
 
 
 @contextmanager
-def api_server(mode: str, workdir: Path, *, source: Path | None, workers: int, moto_port: int | None) -> Iterator[Target]:
-    """A fresh API (embedded: a new data folder; cluster: a new database, vhost and bucket)."""
+def api_server(mode: str, workdir: Path, *, source: Path | None, workers: int, moto_port: int | None,
+               worker: bool = False, **settings: str) -> Iterator[Target]:
+    """A fresh API (embedded: a new data folder; cluster: a new database, vhost and bucket, and
+    with `worker` an assemble worker process); `settings` are extra environment variables."""
     workdir.mkdir(parents=True)
     log = workdir / "server.log"
     with _cluster_settings(mode, moto_port) as extra:
-        env = _env(source, {"RECORDPLUS_MODE": mode, "RECORDPLUS_DATA_DIR": str(workdir / "var"), **extra})
+        env = _env(source, {"RECORDPLUS_MODE": mode, "RECORDPLUS_DATA_DIR": str(workdir / "var"), **extra, **settings})
         if mode == "cluster":
             subprocess.run([RECORDPLUS, "migrate"], env=env, check=True, capture_output=True, cwd=workdir, timeout=300)
         made = subprocess.run([RECORDPLUS, "createuser", "bench"], env=env, check=True, capture_output=True,
@@ -256,6 +265,10 @@ def api_server(mode: str, workdir: Path, *, source: Path | None, workers: int, m
                        "--workers", str(workers), "--lifespan", "off", "--log-level", "warning"]  # fmt: skip
             how = f"uvicorn --workers {workers} (this tree's serve has no --workers)"
         proc = subprocess.Popen(command, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT, cwd=workdir)
+        assembler = None
+        if worker and mode == "cluster":
+            assembler = subprocess.Popen([RECORDPLUS, "worker", "--queues", "assemble", "--metrics-port", "0"], env=env,
+                                         stdout=(workdir / "worker.log").open("ab"), stderr=subprocess.STDOUT, cwd=workdir)  # fmt: skip
         try:
             _wait_http(port, "/readyz", proc, log)
             if mode == "cluster" and workers > 1:
@@ -265,8 +278,10 @@ def api_server(mode: str, workdir: Path, *, source: Path | None, workers: int, m
                     time.sleep(0.2)
                 for _ in range(4 * workers):
                     _wait_http(port, "/readyz", proc, log)
-            yield Target(port, token, proc, how)
+            yield Target(port, token, proc, how, assembler)
         finally:
+            if assembler is not None:
+                _stop(assembler)
             _stop(proc)
 
 
@@ -359,6 +374,7 @@ class StepResult:
     idle_rss_mib: float = 0.0
     peak_rss_mib: float = 0.0
     server_cpu: float = 0.0  # cores, averaged over the load
+    moto_cpu: float | None = None
     client_cpu: float = 0.0
     machine_cpu: float = 0.0
     wall: float = 0.0
@@ -424,7 +440,7 @@ async def _sample(pid: int, result: StepResult, stop: asyncio.Event) -> None:
             pass
 
 
-async def run_step(target: Target, recorders: int, seconds: int) -> StepResult:
+async def run_step(target: Target, recorders: int, seconds: int, moto: Moto | None) -> StepResult:
     result = StepResult(recorders)
     piece = random.Random(recorders).randbytes(PIECE_BYTES)
     # Setup, not measured: each recorder's connection and video (16 at a time).
@@ -443,6 +459,7 @@ async def run_step(target: Target, recorders: int, seconds: int) -> StepResult:
     result.idle_rss_mib = sum(_rss_kib(p) for p in _tree(target.proc.pid)) / 1024
     pids = _tree(target.proc.pid)
     server_cpu0 = sum(_cpu_seconds(p) for p in pids)
+    moto_cpu0 = _cpu_seconds(moto.pid) if moto else 0.0
     client0 = resource.getrusage(resource.RUSAGE_SELF)
     busy0, total0 = _machine_busy()
     stop = asyncio.Event()
@@ -457,6 +474,8 @@ async def run_step(target: Target, recorders: int, seconds: int) -> StepResult:
     client1 = resource.getrusage(resource.RUSAGE_SELF)
     busy1, total1 = _machine_busy()
     result.server_cpu = (sum(_cpu_seconds(p) for p in pids) - server_cpu0) / result.wall
+    if moto is not None:
+        result.moto_cpu = (_cpu_seconds(moto.pid) - moto_cpu0) / result.wall
     result.client_cpu = (client1.ru_utime + client1.ru_stime - client0.ru_utime - client0.ru_stime) / result.wall
     cores = os.cpu_count() or 1
     result.machine_cpu = (busy1 - busy0) / (total1 - total0) * cores if total1 > total0 else 0.0
@@ -470,27 +489,27 @@ def _row(r: StepResult) -> str:
     errors = f"{r.error_count}" + (f" ({', '.join(f'{k} {v}' for k, v in sorted(r.errors.items()))})" if r.errors else "")
     return (f"{r.recorders:>5} {len(r.latencies_ms) / r.wall:>7.0f} {r.percentile(50):>7.0f} {r.percentile(95):>7.0f} "
             f"{r.percentile(99):>7.0f} {r.idle_rss_mib:>6.0f} {r.peak_rss_mib:>6.0f} {r.server_cpu:>6.2f} "
-            f"{r.client_cpu:>6.2f} {r.machine_cpu:>6.2f}  {errors}")  # fmt: skip
+            f"{r.client_cpu:>6.2f} {'' if r.moto_cpu is None else f'{r.moto_cpu:.2f}':>6} {r.machine_cpu:>6.2f}  {errors}")  # fmt: skip
 
 
 HEADER = (f"{'N':>5} {'req/s':>7} {'p50':>7} {'p95':>7} {'p99':>7} {'idle':>6} {'peak':>6} {'server':>6} "
-          f"{'client':>6} {'host':>6}  errors\n"
-          f"{'':>5} {'':>7} {'ms':>7} {'ms':>7} {'ms':>7} {'MiB':>6} {'MiB':>6} {'cores':>6} {'cores':>6} {'cores':>6}")  # fmt: skip
+          f"{'client':>6} {'moto':>6} {'host':>6}  errors\n"
+          f"{'':>5} {'':>7} {'ms':>7} {'ms':>7} {'ms':>7} {'MiB':>6} {'MiB':>6} {'cores':>6} {'cores':>6} {'cores':>6} {'cores':>6}")  # fmt: skip
 
 
 def ramp(mode: str, steps: list[int], seconds: int, *, source: Path | None, workers: int) -> list[StepResult]:
     workdir = Path(tempfile.mkdtemp(prefix=f"recordplus-bench-load-{mode}-"))
     results: list[StepResult] = []
     try:
-        with (moto_server(workdir) if mode == "cluster" else _nothing()) as moto_port:
+        with (moto_server(workdir) if mode == "cluster" else _nothing()) as moto:
             for number, recorders in enumerate(steps):
                 with api_server(mode, workdir / f"step-{number}", source=source, workers=workers,
-                                moto_port=moto_port) as target:  # fmt: skip
+                                moto_port=moto.port if moto else None) as target:  # fmt: skip
                     if number == 0:
                         print(f"\n{mode}: {target.how}, code from {source or ROOT}; {seconds} s per step, "
                               f"{PIECE_BYTES:,}-byte pieces, one a second per recorder", flush=True)  # fmt: skip
                         print(HEADER, flush=True)
-                    result = asyncio.run(run_step(target, recorders, seconds))
+                    result = asyncio.run(run_step(target, recorders, seconds, moto))
                 results.append(result)
                 print(_row(result), flush=True)
                 if result.percentile(99) > P99_LIMIT_MS or result.error_count > MAX_ERROR_RATE * max(1, result.sent):
@@ -519,7 +538,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mode", choices=("embedded", "cluster", "both"), default="both")
     parser.add_argument("--seconds", type=int, default=60, help="seconds of recording per step (default 60)")
-    parser.add_argument("--steps", default="25,50,100,200,300,400,500,600", help="recorder counts to ramp through")
+    parser.add_argument("--steps", default="10,25,50,100,200,300,400,500,600", help="recorder counts to ramp through")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes in cluster mode (default 2)")
     parser.add_argument("--source", type=Path, default=None, help="run the server from this checkout's code")
     args = parser.parse_args()
