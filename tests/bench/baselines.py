@@ -415,7 +415,7 @@ def make_video(path: Path, target_bytes: int = 8_600_000) -> bytes:
     """A WebM of about `target_bytes` (VP8 test pattern at a bitrate that lands near it)."""
     if not path.exists():
         seconds = 20
-        bitrate = int(target_bytes * 8 / seconds * 0.97)
+        bitrate = int(target_bytes * 8 / seconds * 1.04)
         subprocess.run(
             ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-f", "lavfi",
              "-i", f"testsrc2=size=1280x720:rate=30:duration={seconds}", "-c:v", "libvpx", "-deadline", "realtime",

@@ -166,6 +166,23 @@ def _owned_video(auth: Any, video_id: int) -> Any:
     return video
 
 
+def _stream_object(video: Any) -> tuple[Any, str | None]:
+    """media_urls.stored_object for the video, without its HEAD request to S3 in proxy mode:
+    the row's `size` is the rendition's own (the assembler probes the file it stores), so a
+    Range GET costs one S3 request, not two."""
+    from recordplus.core.storage import get_store
+    from recordplus.videos.media_urls import EXTENSIONS, stored_object
+    from recordplus.videos.models import Video
+    from recordplus.videos.streaming import StoredObject
+
+    ready = video.status == Video.Status.READY and video.video_key and video.size
+    if not (ready and settings.STREAM_MODE == "proxy" and get_store().kind == "s3"):
+        return stored_object(video, "video")
+    content_type = video.content_type or "application/octet-stream"
+    filename = f"{video.public_id}.{EXTENSIONS.get(content_type, 'bin')}"
+    return StoredObject(video.video_key, int(video.size), content_type, video.ready_at or video.updated_at, filename), None
+
+
 def _vary(request: LeanRequest) -> str:
     # Django's answer varies on Cookie when the session was consulted (no token, no signed URL).
     consulted_session = request.media_grant is None and not request.headers.get("Authorization")
@@ -215,7 +232,6 @@ def plan_stream(request: LeanRequest, video_id: int) -> Reply:
     from recordplus.core import signing
     from recordplus.core.errors import NotFound
     from recordplus.videos import media_links, streaming
-    from recordplus.videos.media_urls import stored_object
 
     limited = _rate_limited(request)
     if limited is not None:
@@ -236,7 +252,7 @@ def plan_stream(request: LeanRequest, video_id: int) -> Reply:
             video = media_links.video_for(auth, video_id, "video")
         else:
             video = _owned_video(auth, video_id)
-        obj, redirect = stored_object(video, "video")
+        obj, redirect = _stream_object(video)
     except Exception as exc:  # noqa: BLE001 - answered as Django's stack answers it
         reply = _error_reply(exc)
         reply.headers.update(cors)
