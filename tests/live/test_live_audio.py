@@ -136,3 +136,38 @@ def test_its_pause_threshold_follows_the_noise_floor() -> None:
     assert levels[int(4.5 * SAMPLE_RATE) // FRAME] < threshold < levels[int(2 * SAMPLE_RATE) // FRAME]
     cuts = cut_windows(speech, RULES, final=False)
     assert cuts and 4.0 * SAMPLE_RATE < cuts[0] < 5.0 * SAMPLE_RATE
+
+
+def test_its_cuts_do_not_depend_on_how_the_audio_arrived(long_speech: Path) -> None:
+    import wave
+
+    with wave.open(str(long_speech)) as wav:
+        clean = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+    # A room's noise (about -45 dBFS): the pause level then depends on what the audio holds.
+    noise = np.random.default_rng(5).normal(0, 180, len(clean))
+    pcm = np.clip(clean + noise, -32768, 32767).astype(np.int16)
+    rules = WindowRules(min_seconds=8.0, max_seconds=15.0, pause_seconds=0.3)
+    full = cut_windows(pcm, rules, final=False)
+    assert len(full) >= 3
+    # As the decoder sees it: the open window grows step by step, and is cut from its start.
+    for step in (0.5, 1.0, 2.7):
+        cuts, start, have = [], 0, 0
+        while have < len(pcm):
+            have = min(have + int(step * SAMPLE_RATE), len(pcm))
+            for cut in cut_windows(pcm[start:have], rules, final=False):
+                cuts.append(start + cut)
+            start = cuts[-1] if cuts else 0
+        assert cuts == full, step
+
+
+def test_a_pause_just_past_the_maximum_is_found_whatever_the_steps() -> None:
+    # Speech up to 14.95 s, then a pause: a step that ends at 15.0 s must not force a cut
+    # elsewhere before the pause could be seen (a later, longer step finds the pause).
+    # A softer (not quiet) moment at 13 s is where a forced cut would go.
+    pcm = np.concatenate([tone(13.0), tone(0.1, level=0.1), tone(1.85), hush(0.5), tone(5)])
+    rules = WindowRules(min_seconds=8.0, max_seconds=15.0, pause_seconds=0.3)
+    full = cut_windows(pcm, rules, final=False)
+    assert 14.95 * SAMPLE_RATE <= full[0] <= 15.0 * SAMPLE_RATE  # in the pause
+    for have in (15.0, 15.1, 15.3, 16.0):
+        cuts = cut_windows(pcm[: int(have * SAMPLE_RATE)], rules, final=False)
+        assert cuts == full[: len(cuts)], have

@@ -181,18 +181,23 @@ def quiet_threshold(levels: np.ndarray) -> float:
 
 def cut_windows(pcm: np.ndarray, rules: WindowRules, *, final: bool) -> list[int]:
     """Where to cut the open audio `pcm` (int16, from the window's start): sample offsets of
-    each window's end, in order. With `final`, the remainder is a window too."""
+    each window's end, in order. With `final`, the remainder is a window too.
+
+    A cut depends only on the audio up to it (and the pause it sits in), never on how much
+    arrived after: the quiet level comes from the window's first `min_seconds`, so the same
+    recording is cut the same way whatever the decode steps were."""
     cuts: list[int] = []
     levels = frame_levels(pcm)
-    threshold = quiet_threshold(levels)
-    quiet = levels < threshold
     min_frames = int(rules.min_seconds * SAMPLE_RATE) // FRAME
     max_frames = max(int(rules.max_seconds * SAMPLE_RATE) // FRAME, min_frames + 1)
     pause_frames = max(round(rules.pause_seconds * SAMPLE_RATE / FRAME), 1)
     start = 0  # in frames
-    while True:
+    while len(levels) - start >= min_frames:
+        quiet = levels < quiet_threshold(levels[start : start + min_frames])
         cut = _pause_cut(quiet, start + min_frames, start + max_frames, pause_frames)
-        if cut is None and len(levels) - start >= max_frames:
+        # Forced only once the pause search saw every frame it may look at (a pause just
+        # past the maximum must not be found in one decode step and missed in another).
+        if cut is None and len(levels) - start >= max_frames + pause_frames:
             search = max_frames // 5
             lo = start + max_frames - search
             cut = lo + int(np.argmin(levels[lo : start + max_frames]))
@@ -209,7 +214,7 @@ def _pause_cut(quiet: np.ndarray, lo: int, hi: int, pause_frames: int) -> int | 
     """The frame in the middle of the first run of `pause_frames` quiet frames that reaches
     into [lo, hi), or None."""
     run = 0
-    for i in range(max(lo - pause_frames, 0), min(hi + pause_frames // 2, len(quiet))):
+    for i in range(max(lo - pause_frames, 0), min(hi + pause_frames, len(quiet))):
         run = run + 1 if quiet[i] else 0
         if run >= pause_frames:
             middle = i - pause_frames // 2

@@ -69,14 +69,14 @@ def live_decode(video_id: int) -> None:
     while another run holds the decoder is dropped: that run looks again after letting go."""
     if live_services.live_start(video_id=video_id) is None:
         return
-    while True:
+    for _ in range(100):  # bounded: each round needs something new since the previous one
         live = live_services.live_claim_decode(video_id=video_id)
         if live is None:
             return
         try:
             renew = functools.partial(live_services.live_renew_decode, live=live)
             with jobs.heartbeat(renew, every=settings.LIVE_LEASE_SECONDS / 3):
-                _run(live)
+                seen = _run(live)
         except BaseException as exc:
             if isinstance(exc, LiveStreamError):
                 live_services.live_abandon(video_id=video_id, reason=str(exc))
@@ -88,21 +88,20 @@ def live_decode(video_id: int) -> None:
             raise  # transient: Dramatiq redelivers, the next run resumes from the rows
         finally:
             live_services.live_release_decode(live=live)
-        if not _more_to_read(video_id):
+        if not _more_to_read(video_id, seen):
             return
 
 
-def _more_to_read(video_id: int) -> bool:
-    """Whether chunks landed (or the upload closed) while the decoder was held."""
+def _more_to_read(video_id: int, seen: tuple[int, bool]) -> bool:
+    """Whether chunks landed (or the upload closed) after the run's last read: a message
+    dropped while the decoder was held is made up for here."""
     live = live_services.live_get(video_id=video_id)
     if live is None or live.status != LiveTranscript.Status.ACTIVE:
         return False
     video = Video.objects.filter(pk=video_id).first()
     if video is None:
         return False
-    if _upload_closed(video):
-        return True
-    return Chunk.objects.filter(video_id=video_id, index__gte=live.next_chunk + 1).exists()
+    return (Chunk.objects.filter(video_id=video_id).count(), _upload_closed(video)) != seen
 
 
 def _upload_closed(video: Video) -> bool:
@@ -114,14 +113,18 @@ def _upload_closed(video: Video) -> bool:
     return False
 
 
-def _run(live: LiveTranscript) -> None:
-    """Steps until there is nothing new to read (or the recording is decoded to its end)."""
+def _run(live: LiveTranscript) -> tuple[int, bool]:
+    """Steps until there is nothing new to read (or the recording is decoded to its end);
+    returns what the last read saw: how many chunk rows, and whether the upload was closed."""
     workdir = make_workdir("recordplus-assemble-", label=f"live-{live.video_id}")
     public_id = Video.objects.filter(pk=live.video_id).values_list("public_id", flat=True).first()
     try:
         for _ in range(10_000):
+            video = Video.objects.filter(pk=live.video_id).first()
+            seen = (Chunk.objects.filter(video_id=live.video_id).count(), video is not None and _upload_closed(video))
             if not _step(live, workdir):
-                return
+                return seen
+        return seen
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         if public_id and not Video.objects.filter(pk=live.video_id).exists():
@@ -214,7 +217,15 @@ def _step(live: LiveTranscript, workdir: Path) -> bool:
     if video.status in (Video.Status.FAILED, Video.Status.EXPIRED):
         raise LiveStreamError(f"the video is {video.status}")
     cursor = WebmCursor.from_json(live.cursor)
-    data, at_end, next_chunk, chunk_start = _read(live, video, cursor)
+    try:
+        data, at_end, next_chunk, chunk_start = _read(live, video, cursor)
+    except FileNotFoundError:
+        # The video became ready while we read: its chunks are removed once they are one
+        # object, so the rest is read from that object (the stitched source) instead.
+        video = Video.objects.filter(pk=live.video_id).first()
+        if video is None or video.status != Video.Status.READY:
+            raise ConnectionError("a chunk vanished while the video was not ready yet") from None
+        data, at_end, next_chunk, chunk_start = _read(live, video, cursor)
     before = cursor.offset
     walked = WebmReader(cursor).walk(data, at_end=at_end)
     # At the end, an element still cut is a truncated last write: it will never complete.
