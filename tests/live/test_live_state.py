@@ -10,13 +10,13 @@ forgetting live work after a restart, the KEDA backlog not counting live windows
 from __future__ import annotations
 
 import io
+import itertools
 import wave
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.utils import timezone
-
 from recordplus.assembler import live_decode
 from recordplus.core import messaging
 from recordplus.core.storage import get_store
@@ -29,7 +29,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def media_root(settings, tmp_path: Path) -> Path:  # noqa: ANN001 - pytest-django's fixture
+def media_root(settings, tmp_path: Path) -> Path:
     settings.MEDIA_ROOT = str(tmp_path / "media")
     return tmp_path / "media"
 
@@ -81,7 +81,7 @@ def test_it_cuts_the_whole_recording_into_adjacent_windows(live_webm: Path, sent
     spans = window_spans(video)
     assert [i for i, _, _ in spans] == list(range(len(spans))) and len(spans) >= 1
     assert spans[0][1] == 0.0
-    for (_, _, end), (_, start, _) in zip(spans, spans[1:]):
+    for (_, _, end), (_, start, _) in itertools.pairwise(spans):
         assert start == end  # no hole, no overlap
     assert spans[-1][2] == pytest.approx(live.decoded_samples / 16000)
     store = get_store()
@@ -102,7 +102,7 @@ def test_a_step_redone_after_a_crash_closes_the_same_windows(
     real = live_services.live_record_step
     crashes = {"left": 3}
 
-    def crashing(**kwargs):  # noqa: ANN003, ANN202 - the service's own signature
+    def crashing(**kwargs):
         # Killed after the step's audio was stored, before its row was written.
         if kwargs["windows"] and crashes["left"]:
             crashes["left"] -= 1
@@ -124,7 +124,7 @@ def test_a_step_redone_after_a_crash_closes_the_same_windows(
     assert len(window_spans(video)) >= 2
 
 
-def test_a_window_whose_workers_keep_dying_hands_over_to_the_whole_file(live_webm: Path, sent: dict, settings) -> None:  # noqa: ANN001
+def test_a_window_whose_workers_keep_dying_hands_over_to_the_whole_file(live_webm: Path, sent: dict, settings) -> None:
     video = upload_live(pieces_of(live_webm))
     Transcript.objects.create(video=video)  # requested at ready, waiting
     for attempt in range(1, settings.LIVE_MAX_ATTEMPTS + 1):
@@ -158,7 +158,6 @@ def test_the_reconciler_resumes_live_work_after_a_restart(live_webm: Path, sent:
 
 def test_the_backlog_counts_live_windows(live_webm: Path, sent: dict) -> None:
     from prometheus_client import CollectorRegistry
-
     from recordplus.config.backlog import BacklogCollector
 
     video = upload_live(pieces_of(live_webm))
