@@ -117,19 +117,22 @@ def _run(live: LiveTranscript) -> tuple[int, bool]:
     """Steps until there is nothing new to read (or the recording is decoded to its end);
     returns what the last read saw: how many chunk rows, and whether the upload was closed."""
     workdir = make_workdir("recordplus-assemble-", label=f"live-{live.video_id}")
-    public_id = Video.objects.filter(pk=live.video_id).values_list("public_id", flat=True).first()
+    written: list[str] = []
     try:
         for _ in range(10_000):
             video = Video.objects.filter(pk=live.video_id).first()
             seen = (Chunk.objects.filter(video_id=live.video_id).count(), video is not None and _upload_closed(video))
-            if not _step(live, workdir):
+            if not _step(live, workdir, written):
                 return seen
         return seen
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-        if public_id and not Video.objects.filter(pk=live.video_id).exists():
-            # Deleted while this run wrote: remove what it stored after the delete's clean-up.
-            get_store().delete_prefix(keys.live_prefix(public_id))
+        if written and not Video.objects.filter(pk=live.video_id).exists():
+            # Deleted while this run wrote: remove what it stored, one key at a time (the
+            # delete's own clean-up of the folder may be running right now).
+            store = get_store()
+            for key in written:
+                store.delete(key)
 
 
 def _read(live: LiveTranscript, video: Video, cursor: WebmCursor) -> tuple[bytes, bool, int, int]:
@@ -209,7 +212,7 @@ def _remember(video_id: int, window_start: int, decoded: int, pcm: np.ndarray) -
             _cache.popitem(last=False)
 
 
-def _step(live: LiveTranscript, workdir: Path) -> bool:
+def _step(live: LiveTranscript, workdir: Path, written: list[str]) -> bool:
     """One decode step; False when there was nothing new (or the recording ended)."""
     video = Video.objects.filter(pk=live.video_id).first()
     if video is None:
@@ -254,6 +257,7 @@ def _step(live: LiveTranscript, workdir: Path) -> bool:
     previous = 0
     for cut in cuts:
         key = keys.live_window(public_id, index)
+        written.append(key)
         store.write(key, io.BytesIO(wav_bytes(pcm[previous:cut])), content_type="audio/wav")
         windows.append(NewWindow(index, (window_start + previous) / SAMPLE_RATE, (window_start + cut) / SAMPLE_RATE, key))
         index += 1
@@ -266,12 +270,14 @@ def _step(live: LiveTranscript, workdir: Path) -> bool:
         pieces = old_pieces
         if len(added):
             key = keys.live_pcm(public_id, live.decoded_samples)
+            written.append(key)
             store.write(key, io.BytesIO(added.astype("<i2").tobytes()))
             pieces = [*old_pieces, [live.decoded_samples, len(added), key]]
     else:  # what is left after the last cut becomes the open window's one piece
         pieces = []
         if len(remainder):
             key = keys.live_pcm(public_id, new_start)
+            written.append(key)
             store.write(key, io.BytesIO(remainder.astype("<i2").tobytes()))
             pieces = [[new_start, len(remainder), key]]
     next_chunk, chunk_start = _advance(live, video, cursor, next_chunk, chunk_start)
