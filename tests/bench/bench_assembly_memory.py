@@ -226,7 +226,7 @@ def main() -> int:
     print(f"\n{'store':>5} {'upload':>8} {'chunks':>6} {'ready s':>8} {'exact':>5} {'idle':>6} {'process':>7} "
           f"{'ffmpeg':>6} {'RSS sum':>7} {'PSS sum':>7}   (MiB; goal ≤ {GOAL_MB} MB = {GOAL_MB / 1.048576:.0f} MiB)")  # fmt: skip
     for mode, size, r in rows:
-        print(f"{mode:>5} {size:>4} MiB {r['chunks']:>6} {r['assemble_s']:>8.1f} {str(r['byte_exact']):>5} {r['idle']:>6.0f} "
+        print(f"{mode:>5} {size:>4} MiB {r['chunks']:>6} {r['assemble_s']:>8.1f} {r['byte_exact']!s:>5} {r['idle']:>6.0f} "
               f"{r['own']:>7.0f} {r['children']:>6.0f} {r['total']:>7.0f} {r['pss']:>7.0f}")  # fmt: skip
     return 0
 

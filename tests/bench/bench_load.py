@@ -180,7 +180,7 @@ def _env(source: Path | None, extra: dict[str, str]) -> dict[str, str]:
 
 
 def _has_workers_option(env: dict[str, str]) -> bool:
-    done = subprocess.run([RECORDPLUS, "serve", "--help"], env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([RECORDPLUS, "serve", "--help"], env=env, capture_output=True, text=True, timeout=60, check=False)
     return "--workers" in done.stdout
 
 
@@ -209,7 +209,7 @@ def _rabbitmq_vhost() -> Iterator[str]:
     try:
         yield f"{broker.scheme}://{broker.netloc}/{vhost}"
     finally:
-        subprocess.run([ctl, "delete_vhost", vhost], capture_output=True, timeout=60)
+        subprocess.run([ctl, "delete_vhost", vhost], capture_output=True, timeout=60, check=False)
 
 
 @dataclass
@@ -403,10 +403,10 @@ async def _recorder(conn: Connection, video_id: int, start: float, seconds: int,
             await asyncio.sleep(delay)
         result.sent += 1
         try:
-            status, body = await asyncio.wait_for(
+            status, _ = await asyncio.wait_for(
                 conn.request("PATCH", f"{path}{index}", piece, "application/octet-stream"), REQUEST_TIMEOUT
             )
-        except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
+        except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
             result.error(type(exc).__name__)
             conn.close()
             continue
@@ -426,7 +426,7 @@ async def _recorder(conn: Connection, video_id: int, start: float, seconds: int,
             result.finalize_ms.append((loop.time() - began) * 1000)
         else:
             result.error(f"finalize HTTP {status}")
-    except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as exc:
+    except (TimeoutError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
         result.error(f"finalize {type(exc).__name__}")
     conn.close()
 
@@ -436,7 +436,7 @@ async def _sample(pid: int, result: StepResult, stop: asyncio.Event) -> None:
         result.peak_rss_mib = max(result.peak_rss_mib, sum(_rss_kib(p) for p in _tree(pid)) / 1024)
         try:
             await asyncio.wait_for(stop.wait(), 0.25)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 
@@ -485,36 +485,52 @@ async def run_step(target: Target, recorders: int, seconds: int, moto: Moto | No
 # --- the ramp ---------------------------------------------------------------------------------
 
 
-def _row(r: StepResult) -> str:
+def _row(r: StepResult, label: str = "") -> str:
     errors = f"{r.error_count}" + (f" ({', '.join(f'{k} {v}' for k, v in sorted(r.errors.items()))})" if r.errors else "")
-    return (f"{r.recorders:>5} {len(r.latencies_ms) / r.wall:>7.0f} {r.percentile(50):>7.0f} {r.percentile(95):>7.0f} "
-            f"{r.percentile(99):>7.0f} {r.idle_rss_mib:>6.0f} {r.peak_rss_mib:>6.0f} {r.server_cpu:>6.2f} "
+    per_chunk = r.server_cpu / max(1e-9, len(r.latencies_ms) / r.wall) * 1000
+    return (f"{label:<7}{r.recorders:>5} {len(r.latencies_ms) / r.wall:>7.0f} {r.percentile(50):>7.0f} {r.percentile(95):>7.0f} "
+            f"{r.percentile(99):>7.0f} {r.idle_rss_mib:>6.0f} {r.peak_rss_mib:>6.0f} {r.server_cpu:>6.2f} {per_chunk:>6.1f} "
             f"{r.client_cpu:>6.2f} {'' if r.moto_cpu is None else f'{r.moto_cpu:.2f}':>6} {r.machine_cpu:>6.2f}  {errors}")  # fmt: skip
 
 
-HEADER = (f"{'N':>5} {'req/s':>7} {'p50':>7} {'p95':>7} {'p99':>7} {'idle':>6} {'peak':>6} {'server':>6} "
+HEADER = (f"{'':<7}{'N':>5} {'req/s':>7} {'p50':>7} {'p95':>7} {'p99':>7} {'idle':>6} {'peak':>6} {'server':>6} {'/chunk':>6} "
           f"{'client':>6} {'moto':>6} {'host':>6}  errors\n"
-          f"{'':>5} {'':>7} {'ms':>7} {'ms':>7} {'ms':>7} {'MiB':>6} {'MiB':>6} {'cores':>6} {'cores':>6} {'cores':>6} {'cores':>6}")  # fmt: skip
+          f"{'':<7}{'':>5} {'':>7} {'ms':>7} {'ms':>7} {'ms':>7} {'MiB':>6} {'MiB':>6} {'cores':>6} {'ms CPU':>6} {'cores':>6} {'cores':>6} {'cores':>6}")  # fmt: skip
 
 
-def ramp(mode: str, steps: list[int], seconds: int, *, source: Path | None, workers: int) -> list[StepResult]:
+def _crossed(r: StepResult) -> bool:
+    return r.percentile(99) > P99_LIMIT_MS or r.error_count > MAX_ERROR_RATE * max(1, r.sent)
+
+
+def ramp(mode: str, steps: list[int], seconds: int, *, sources: list[tuple[str, Path | None]], workers: int,
+         through: int = 0) -> dict[str, list[StepResult]]:
+    """Each step against each source in turn (before/after side by side, under the same
+    machine load); a source stops at its first crossing unless N is still below `through`."""
     workdir = Path(tempfile.mkdtemp(prefix=f"recordplus-bench-load-{mode}-"))
-    results: list[StepResult] = []
+    results: dict[str, list[StepResult]] = {label: [] for label, _ in sources}
+    done: set[str] = set()
+    print(f"\n{mode}: {seconds} s per step, {PIECE_BYTES:,}-byte pieces, one a second per recorder", flush=True)
     try:
         with (moto_server(workdir) if mode == "cluster" else _nothing()) as moto:
             for number, recorders in enumerate(steps):
-                with api_server(mode, workdir / f"step-{number}", source=source, workers=workers,
-                                moto_port=moto.port if moto else None) as target:  # fmt: skip
-                    if number == 0:
-                        print(f"\n{mode}: {target.how}, code from {source or ROOT}; {seconds} s per step, "
-                              f"{PIECE_BYTES:,}-byte pieces, one a second per recorder", flush=True)  # fmt: skip
+                for label, source in sources:
+                    if label in done:
+                        continue
+                    folder = workdir / f"step-{number}-{label}"
+                    with api_server(mode, folder, source=source, workers=workers,
+                                    moto_port=moto.port if moto else None) as target:  # fmt: skip
+                        if number == 0:
+                            print(f"{label or mode}: {target.how}, code from {source or ROOT}", flush=True)
+                        result = asyncio.run(run_step(target, recorders, seconds, moto))
+                    if not any(results.values()):
                         print(HEADER, flush=True)
-                    result = asyncio.run(run_step(target, recorders, seconds, moto))
-                results.append(result)
-                print(_row(result), flush=True)
-                if result.percentile(99) > P99_LIMIT_MS or result.error_count > MAX_ERROR_RATE * max(1, result.sent):
+                    results[label].append(result)
+                    print(_row(result, label), flush=True)
+                    if _crossed(result) and recorders >= through:
+                        done.add(label)
+                    shutil.rmtree(folder, ignore_errors=True)
+                if len(done) == len(sources):
                     break
-                shutil.rmtree(workdir / f"step-{number}", ignore_errors=True)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return results
@@ -526,8 +542,12 @@ def _nothing() -> Iterator[None]:
 
 
 def summary(mode: str, results: list[StepResult]) -> str:
-    under = [r for r in results if r.percentile(99) <= P99_LIMIT_MS and r.error_count <= MAX_ERROR_RATE * max(1, r.sent)]
-    crossed = results[-1] if results and results[-1] not in under else None
+    under = []
+    for r in results:  # the steps before the first crossing
+        if _crossed(r):
+            break
+        under.append(r)
+    crossed = next((r for r in results if _crossed(r)), None)
     best = f"N = {under[-1].recorders} held p99 ≤ {P99_LIMIT_MS:.0f} ms" if under else f"no step held p99 ≤ {P99_LIMIT_MS:.0f} ms"
     more = (f"; N = {crossed.recorders} crossed it (p99 {crossed.percentile(99):.0f} ms, {crossed.error_count} errors)"
             if crossed else "; the last step did not cross it (ramp further with --steps)")  # fmt: skip
@@ -541,6 +561,9 @@ def main() -> int:
     parser.add_argument("--steps", default="10,25,50,100,200,300,400,500,600", help="recorder counts to ramp through")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes in cluster mode (default 2)")
     parser.add_argument("--source", type=Path, default=None, help="run the server from this checkout's code")
+    parser.add_argument("--compare", type=Path, default=None,
+                        help="also run each step against this checkout's code ('before'), right before this tree's ('after')")
+    parser.add_argument("--through", type=int, default=0, help="keep ramping to this N even after p99 crossed 250 ms")
     args = parser.parse_args()
     steps = [int(s) for s in args.steps.split(",") if s]
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -551,8 +574,9 @@ def main() -> int:
           f"('host' = the whole machine's busy cores during the step)")  # fmt: skip
     lines = []
     for mode in ("embedded", "cluster") if args.mode == "both" else (args.mode,):
-        results = ramp(mode, steps, args.seconds, source=args.source, workers=args.workers)
-        lines.append(summary(mode, results))
+        sources = [("before", args.compare), ("after", args.source)] if args.compare else [("", args.source)]
+        results = ramp(mode, steps, args.seconds, sources=sources, workers=args.workers, through=args.through)
+        lines += [summary(f"{mode} {label}".strip(), rows) for label, rows in results.items()]
     print()
     print(*lines, sep="\n")
     return 0

@@ -46,7 +46,15 @@ from tests.conftest import (
     require,
 )
 from tests.faults.test_kill_matrix import descendants
-from tests.support import create_video, finalize, make_webm, split, stored_chunks, stored_original, uneven_sizes
+from tests.support import (
+    create_video,
+    finalize,
+    make_webm,
+    split,
+    stored_chunks,
+    stored_original,
+    uneven_sizes,
+)
 
 pytestmark = [pytest.mark.cluster, pytest.mark.faults]
 
