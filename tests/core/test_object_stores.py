@@ -482,3 +482,74 @@ def test_a_folder_delete_survives_a_writer_still_at_work(tmp_path: Path, monkeyp
     assert not store.path("videos/v1/chunks/1").exists()
     # What the writer added later is left for its own clean-up (the pipeline deletes again).
     assert (store.path("videos/v1/chunks") / "late.part").exists()
+
+
+# --- concurrent writers and deletes (FileStore) ----------------------------------------------
+
+
+def test_it_sweeps_only_temporaries_whose_writer_is_gone(tmp_path: Path) -> None:
+    """Catches: the assembler's clean-up after `ready` deleting the temporary file the
+    transcriber of the same embedded server was writing (transcript.srt failed with
+    FileNotFoundError when the live path finished within a second of ready)."""
+    store = FileStore(tmp_path)
+    folder = tmp_path / "videos/abc"
+    folder.mkdir(parents=True)
+    dead = os.fork()
+    if dead == 0:
+        os._exit(0)
+    os.waitpid(dead, 0)  # a pid that no longer runs
+    mine = folder / f".tmp-p{os.getpid()}-inflight"
+    gone = folder / f".stitch-p{dead}-abandoned"
+    legacy = folder / ".tmp-abandoned"  # written before temporaries carried their writer's pid
+    for path in (mine, gone, legacy):
+        path.write_bytes(b"partial")
+    assert store.remove_temporaries("videos/abc/") == 2
+    assert sorted(p.name for p in folder.iterdir()) == [mine.name]
+
+
+def test_its_temporaries_carry_the_writers_pid(tmp_path: Path) -> None:
+    store = FileStore(tmp_path)
+    seen: list[str] = []
+
+    class Spy(Reader):
+        def read(self, n: int = -1) -> bytes:
+            seen.extend(p.name for p in (tmp_path / "videos/abc").iterdir())
+            return super().read(n)
+
+    store.write("videos/abc/transcript.srt", Spy(b"1\n"))
+    assert seen and all(name.startswith(f".tmp-p{os.getpid()}-") for name in seen)
+    assert store.remove_temporaries("videos/abc/") == 0
+    assert store.read_bytes("videos/abc/transcript.srt") == b"1\n"
+
+
+def test_it_deletes_a_prefix_while_another_delete_of_it_runs(tmp_path: Path) -> None:
+    """Catches: two deletes of one video's folder at once (the owner's delete and the
+    assembler's clean-up) — the walk met a folder the other had just removed and raised
+    FileNotFoundError (a 500, or a crashed clean-up)."""
+    import threading
+
+    store = FileStore(tmp_path)
+    for round_ in range(5):
+        for a in range(30):
+            for b in range(4):
+                (tmp_path / f"videos/abc/{a}/{b}").mkdir(parents=True, exist_ok=True)
+                (tmp_path / f"videos/abc/{a}/{b}/x.part").write_bytes(b"1")
+        errors: list[BaseException] = []
+        counts: list[int] = []
+        go = threading.Barrier(6)
+
+        def delete() -> None:
+            go.wait()
+            try:
+                counts.append(store.delete_prefix("videos/abc/"))
+            except BaseException as error:  # noqa: BLE001 - the test reports any
+                errors.append(error)
+
+        threads = [threading.Thread(target=delete) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == [], f"round {round_}: {errors[0]!r}"
+        assert sum(counts) == 120  # each file deleted exactly once, by one of them
+        assert not (tmp_path / "videos/abc").exists()

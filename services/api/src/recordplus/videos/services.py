@@ -185,7 +185,14 @@ def chunk_store(
 
     store = get_store()
     key = keys.new_chunk(video.public_id)
-    written = store.write(key, _LimitedReader(data, limit + 1))
+    try:
+        written = store.write(key, _LimitedReader(data, limit + 1))
+    except FileNotFoundError:
+        # The owner deleted the video while this chunk was being written (the delete removed its
+        # folder, the temporary file with it): the chunk has nowhere to go, and that is a 404.
+        if not Video.objects.filter(pk=video.pk).exists():
+            raise _gone(video.pk) from None
+        raise
     try:
         if written.size == 0:
             metrics.UPLOAD_REJECTED.labels("empty").inc()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -22,6 +23,28 @@ from recordplus.core.storage.base import COPY_BUFFER, ConcatResult, HashingReade
 _TEMP_PREFIXES = (".tmp-", ".stitch-")
 FILE_MODE = 0o600
 DIR_MODE = 0o700
+
+
+_WRITER = re.compile(r"^\.(?:tmp|stitch)-p(?P<pid>[0-9]+)-")
+
+
+def _writer_alive(name: str) -> bool:
+    """Whether the process that is writing temporary file `name` still runs (this one included:
+    the transcriber of an embedded server writes next to the assembler that cleans up). A name
+    without a pid (an older version's) counts as abandoned."""
+    match = _WRITER.match(name)
+    if match is None:
+        return False
+    pid = int(match["pid"])
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _make_dirs(folder: Path) -> list[Path]:
@@ -65,7 +88,8 @@ class FileStore(ObjectStore):
 
     def _atomic_write(self, dest: Path, prefix: str, fill, *, durable: bool = False) -> None:  # noqa: ANN001
         made = _make_dirs(dest.parent)
-        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=prefix)  # 0600
+        # The writer's pid in the name: remove_temporaries leaves a live process's files alone.
+        fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f"{prefix}p{os.getpid()}-")  # 0600
         try:
             with os.fdopen(fd, "wb") as out:
                 fill(out)
@@ -116,25 +140,27 @@ class FileStore(ObjectStore):
 
     def delete_prefix(self, prefix: str) -> int:
         # A writer may still be working under the prefix (a delete during assembly: the pipeline
-        # stops at its next step and deletes again), so files and folders may come and go here.
+        # stops at its next step and deletes again), and another delete of the same video may
+        # run at once, so files and folders may come and go here: os.walk passes over a folder
+        # that vanished under it (rglob raised FileNotFoundError), and so does each unlink/rmdir.
         deleted = 0
         start = self.path(prefix) if prefix.endswith("/") else self.path(prefix).parent
         if not start.exists():
             return 0
         root = self.root.resolve()
-        for path in sorted(start.rglob("*")):
-            if path.is_file() and path.relative_to(root).as_posix().startswith(prefix):
-                try:
-                    path.unlink()
-                except FileNotFoundError:
-                    continue
-                deleted += 1
-        # Empty folders left behind would pile up, one per deleted video.
-        folders = sorted((p for p in start.rglob("*") if p.is_dir()), reverse=True)
-        if prefix.endswith("/"):
-            folders.append(start)
-        for folder in folders:
-            _remove_if_empty(folder)
+        for folder, _subfolders, files in os.walk(start, topdown=False):
+            base = Path(folder)
+            for name in files:
+                path = base / name
+                if path.relative_to(root).as_posix().startswith(prefix):
+                    try:
+                        path.unlink()
+                    except FileNotFoundError:
+                        continue
+                    deleted += 1
+            # Empty folders left behind would pile up, one per deleted video.
+            if base != start or prefix.endswith("/"):
+                _remove_if_empty(base)
         return deleted
 
     def download(self, key: str, dest: Path) -> int:
@@ -174,7 +200,7 @@ class FileStore(ObjectStore):
             return 0
         removed = 0
         for stale in folder.rglob(".*"):
-            if stale.is_file() and stale.name.startswith(_TEMP_PREFIXES):
+            if stale.is_file() and stale.name.startswith(_TEMP_PREFIXES) and not _writer_alive(stale.name):
                 stale.unlink(missing_ok=True)
                 removed += 1
         return removed
