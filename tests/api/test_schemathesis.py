@@ -54,6 +54,8 @@ def test_it_answers_every_generated_case_without_5xx_and_as_documented(fuzzed_st
     for result in schema.get_all_operations():
         operation = result.ok()
         label = operation.label
+        if operation.path.endswith("/transcript/live"):
+            continue  # a Server-Sent Events stream stays open until its transcript is done
         counts[label] = 0
 
         @seed(SEED)
