@@ -19,7 +19,13 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from recordplus.core.env import ImproperlyConfiguredEnv, envstr, load_env_file
+# Before anything imports numpy: OpenBLAS's own thread pool deadlocks when two Python threads
+# call into it at once (numpy/numpy#17752, OpenMathLib/OpenBLAS#660: a worker froze for good in
+# faster-whisper's feature extractor). Its matmuls here are small; the engines bring their own
+# threads (WHISPER_CPU_THREADS). An explicit setting in the environment wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+from recordplus.core.env import ImproperlyConfiguredEnv, envstr, load_env_file  # noqa: E402
 
 logger = logging.getLogger("recordplus")
 
@@ -74,16 +80,33 @@ def _migrate() -> None:
     call_command("migrate", interactive=False, verbosity=0)
 
 
-def _start_worker(queues: list[str] | None, threads: int) -> Any:
+class _Workers:
+    """One Dramatiq worker per queue, stopped together: a queue's threads never wait behind
+    another queue's messages (embedded mode's assembly queued behind live window
+    transcription made stop → ready slower on the live path)."""
+
+    def __init__(self, workers: list[Any]) -> None:
+        self.workers = workers
+
+    def stop(self, timeout: int) -> None:
+        for worker in self.workers:
+            worker.stop(timeout=timeout)
+
+
+def _start_worker(queues: list[str] | None, threads: int) -> _Workers:
     from dramatiq import Worker
 
     from recordplus.core import messaging
     from recordplus.core.tempdirs import sweep_stale_workdirs
 
     sweep_stale_workdirs()  # scratch folders of workers killed before they could clean up
-    worker = Worker(messaging.get_broker(), queues=set(queues) if queues else None, worker_threads=threads)
-    worker.start()
-    return worker
+    broker = messaging.get_broker()
+    workers = []
+    for queue in sorted(set(queues or messaging.QUEUES)):
+        worker = Worker(broker, queues={queue}, worker_threads=threads)
+        worker.start()
+        workers.append(worker)
+    return _Workers(workers)
 
 
 def _reconcile_loop(stop: threading.Event, interval: float, stale: float) -> None:

@@ -21,7 +21,7 @@ from dramatiq.middleware import TimeLimitExceeded
 from recordplus.core import jobs, messaging, metrics
 from recordplus.core.storage import get_store, keys
 from recordplus.transcriber.config import transcribe_settings
-from recordplus.transcriber.engines import load_engine
+from recordplus.transcriber.engines import engine_turn, load_engine
 from recordplus.transcriber.errors import TranscriptionTimedOut
 from recordplus.transcripts import live_services
 from recordplus.transcripts import services as transcript_services
@@ -71,7 +71,8 @@ def _transcribe(window: LiveWindow) -> None:
     engine = load_engine(settings)
     language = settings.language or live_services.live_language(video_id=window.video_id) or None
     try:
-        detected, found = engine.transcribe(samples, language)
+        with engine_turn():
+            detected, found = engine.transcribe(samples, language)
     except TimeLimitExceeded as exc:
         raise TranscriptionTimedOut(settings.time_limit_seconds) from exc
     segments = clamp_window((s.shifted(window.start) for s in found), window.start, window.end)

@@ -11,7 +11,7 @@ import numpy as np
 
 from recordplus.transcriber.audio import iter_windows, wav_duration
 from recordplus.transcriber.config import TranscribeSettings
-from recordplus.transcriber.engines import Engine
+from recordplus.transcriber.engines import Engine, engine_turn
 from recordplus.transcripts.records import Segment, TranscriptResult
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,8 @@ def transcribe_wav(
         report = None
         if on_progress is not None and audio_seconds > 0:
             report = _fraction_reporter(on_progress, window.offset, audio_seconds)
-        detected, found = engine.transcribe(window.samples, language, on_progress=report)
+        with engine_turn():  # windows of other jobs in this process interleave between ours
+            detected, found = engine.transcribe(window.samples, language, on_progress=report)
         language = language or detected
         segments.extend(segment.shifted(window.offset) for segment in found)
         logger.debug("window at %.1fs: %d segments", window.offset, len(found))

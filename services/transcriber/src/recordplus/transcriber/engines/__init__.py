@@ -11,7 +11,9 @@ TRANSCRIBE_ENGINE=whisperx explicitly.
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 import numpy as np
@@ -42,6 +44,28 @@ class Engine(Protocol):
         """(language, segments) of one window; `on_progress(seconds)` tells how far into the
         window decoding has got, as it goes."""
         ...
+
+
+# One engine call at a time per process. Two live windows (or a window and a whole-file job)
+# transcribed at once on two worker threads froze a cluster worker for good: both threads
+# stuck in faster-whisper's feature extractor (a numpy matmul into OpenBLAS, whose thread pool
+# is not safe to enter from two threads: numpy/numpy#17752). On CPU a second concurrent run gains
+# nothing anyway (the engine already uses WHISPER_CPU_THREADS), and a GPU engine batches within a
+# call. Acquired in short waits so Dramatiq's time limit (an async exception) still reaches a
+# thread waiting its turn.
+_ENGINE_LOCK = threading.Lock()
+_TURN_POLL_SECONDS = 0.5
+
+
+@contextmanager
+def engine_turn() -> Iterator[None]:
+    """Hold the process's engine for one transcribe call."""
+    while not _ENGINE_LOCK.acquire(timeout=_TURN_POLL_SECONDS):
+        pass
+    try:
+        yield
+    finally:
+        _ENGINE_LOCK.release()
 
 
 def whisperx_installed() -> bool:
