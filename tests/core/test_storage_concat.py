@@ -130,3 +130,33 @@ def test_it_stitches_more_than_5_mib_through_the_api(stack: Stack) -> None:
         log = "\n".join(p.tail(400) for p in stack.processes if p.name == "worker")
         assert f"video {video_id} stitched (s3)" in log
         assert "3 copied parts" in log or "2 copied parts" in log
+
+
+class FailingComplete(CountingClient):
+    """A real client whose CompleteMultipartUpload fails with S3's transient 500 after S3 has
+    already dropped the upload, so the abort that follows answers NoSuchUpload."""
+
+    def complete_multipart_upload(self, **kwargs):  # noqa: ANN003, ANN201
+        from botocore.exceptions import ClientError
+
+        self.client.abort_multipart_upload(Bucket=kwargs["Bucket"], Key=kwargs["Key"], UploadId=kwargs["UploadId"])
+        raise ClientError(
+            {"Error": {"Code": "InternalError", "Message": "We encountered an internal error. Please try again."},
+             "ResponseMetadata": {"HTTPStatusCode": 500}},
+            "CompleteMultipartUpload",
+        )  # fmt: skip
+
+
+def test_a_transient_failure_to_complete_stays_retryable_when_the_abort_fails_too(s3) -> None:  # noqa: ANN001
+    """Catches: the clean-up abort's NoSuchUpload replacing S3's 500, which made the assembler
+    fail the video for good (a deterministic error) instead of retrying."""
+    from botocore.exceptions import ClientError
+
+    from recordplus.core import jobs
+
+    client, bucket = s3
+    pieces, _ = put_pieces(client, bucket, [6 * MiB, 1 * MiB])
+    with pytest.raises(ClientError) as raised:
+        S3Store(FailingComplete(client), bucket).concat(pieces, "flaky.bin")
+    assert raised.value.response["Error"]["Code"] == "InternalError"
+    assert jobs.classify(raised.value).permanent is False

@@ -9,11 +9,14 @@ This module imports neither Django nor Dramatiq.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from recordplus.core.storage.base import COPY_BUFFER, ConcatResult, HashingReader, ObjectStore, Piece, Progress, Written
+
+logger = logging.getLogger(__name__)
 
 PART_MIN = 5 * 1024 * 1024  # S3's minimum size for every part but the last
 PART_TARGET = 8 * 1024 * 1024  # buffered parts are flushed once they reach this
@@ -192,7 +195,13 @@ class S3Store(ObjectStore):
                 Bucket=self.bucket, Key=dest_key, UploadId=upload_id, MultipartUpload={"Parts": writer.parts}
             )
         except BaseException:
-            self.client.abort_multipart_upload(Bucket=self.bucket, Key=dest_key, UploadId=upload_id)
+            # The abort is clean-up: if it fails too (the upload may already be gone: NoSuchUpload
+            # after a CompleteMultipartUpload that failed half-way), the cause that matters stays
+            # the one raised — a transient 500 must remain retryable, not become a permanent failure.
+            try:
+                self.client.abort_multipart_upload(Bucket=self.bucket, Key=dest_key, UploadId=upload_id)
+            except Exception as abort_error:  # noqa: BLE001 - logged; the first error is re-raised
+                logger.warning("could not abort the multipart upload of %s: %s", dest_key, abort_error)
             raise
         return ConcatResult(size=total_size, copied_parts=writer.copied_parts, buffered_parts=writer.buffered_parts)
 
