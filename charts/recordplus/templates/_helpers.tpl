@@ -221,6 +221,15 @@ SESSION_COOKIE_AGE: {{ .Values.config.sessionCookieAge | int64 | quote }}
 SESSION_COOKIE_SECURE: {{ .Values.config.sessionCookieSecure | toString | quote }}
 CSRF_TRUSTED_ORIGINS: {{ join "," .Values.config.csrfTrustedOrigins | quote }}
 FORWARDED_ALLOW_IPS: {{ .Values.config.forwardedAllowIps | quote }}
+HOT_PATHS: {{ .Values.config.hotPaths | toString | quote }}
+HOT_PATH_THREADS: {{ .Values.config.hotPathThreads | int64 | quote }}
+LIVE_TRANSCRIPTION: {{ .Values.config.liveTranscription | toString | quote }}
+LIVE_WINDOW_MIN_SECONDS: {{ .Values.config.liveWindowMinSeconds | toString | quote }}
+LIVE_WINDOW_MAX_SECONDS: {{ .Values.config.liveWindowMaxSeconds | toString | quote }}
+LIVE_PAUSE_SECONDS: {{ .Values.config.livePauseSeconds | toString | quote }}
+LIVE_LEASE_SECONDS: {{ .Values.config.liveLeaseSeconds | int64 | quote }}
+LIVE_MAX_ATTEMPTS: {{ .Values.config.liveMaxAttempts | int64 | quote }}
+LIVE_KEEPALIVE_SECONDS: {{ .Values.config.liveKeepaliveSeconds | toString | quote }}
 DATABASE_CONN_MAX_AGE: {{ .Values.database.connMaxAge | int64 | quote }}
 STORAGE_BACKEND: "s3"
 S3_BUCKET: {{ .Values.s3.bucket | quote }}
