@@ -152,10 +152,15 @@ def test_the_sweep_removes_only_our_stale_folders(tmp_path: Path) -> None:
     require(_gone(dead), "a pid that is no longer in use")
     stale = root / f"recordplus-assemble-7-p{dead}-abc123"
     stale_transcribe = root / f"recordplus-transcribe-p{dead}-x_9y"
+    stale_live = root / f"recordplus-assemble-live-12-p{dead}-ye41r1sl"  # the live decoder's
     (stale / "media").mkdir(parents=True)
     (stale / "media" / "source").write_bytes(b"x" * 1000)
     stale_transcribe.mkdir()
+    stale_live.mkdir()
     mine = make_workdir("recordplus-assemble-", label="8", root=root)  # a live process's (ours)
+    mine_live = make_workdir("recordplus-assemble-", label="live-8", root=root)
+    with pytest.raises(ValueError):
+        make_workdir("recordplus-assemble-", label="Live_8", root=root)  # the sweep could never match it
     keep = [
         mine,
         root / "recordplus-assemble-9-unmarked",  # not named by our marker
@@ -174,13 +179,13 @@ def test_the_sweep_removes_only_our_stale_folders(tmp_path: Path) -> None:
     fresh = root / f"recordplus-assemble-4-p{dead}-new"  # changed after this process started
     fresh.mkdir()
     before = time.time() - 100
-    for path in [stale, stale_transcribe, *keep, link, as_file]:
+    for path in [stale, stale_transcribe, stale_live, *keep, link, as_file]:
         os.utime(path, (before - 1000, before - 1000), follow_symlinks=False)
 
     removed = sweep_stale_workdirs(root, started_at=before)
 
-    assert sorted(removed) == sorted([stale, stale_transcribe])
-    assert not stale.exists() and not stale_transcribe.exists()
-    for path in [*keep, link, as_file, fresh]:
+    assert sorted(removed) == sorted([stale, stale_transcribe, stale_live])
+    assert not stale.exists() and not stale_transcribe.exists() and not stale_live.exists()
+    for path in [*keep, mine_live, link, as_file, fresh]:
         assert os.path.lexists(path), path
     assert (outside / "precious").read_text() == "keep"

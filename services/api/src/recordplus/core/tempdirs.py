@@ -29,13 +29,20 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 PREFIXES = ("recordplus-assemble-", "recordplus-transcribe-")
-_OURS = re.compile(r"^(?:recordplus-assemble-|recordplus-transcribe-)(?:[0-9]+-)?p(?P<pid>[0-9]+)-[A-Za-z0-9_]+$")
+# The label is a video id ("7-") or a word and an id ("live-7-", the live decoder's): a label of
+# letters that the pattern did not allow kept every killed live decode's folder for good.
+_OURS = re.compile(
+    r"^(?:recordplus-assemble-|recordplus-transcribe-)(?:[a-z]+-)?(?:[0-9]+-)?p(?P<pid>[0-9]+)-[A-Za-z0-9_]+$"
+)
+_LABEL = re.compile(r"^(?:[a-z]+-)?[0-9]+$|^[a-z]+$")
 
 
 def make_workdir(prefix: str, *, label: str = "", root: Path | None = None) -> Path:
     """A new private folder named `<prefix><label->p<pid>-<random>` (mode 0700)."""
     if prefix not in PREFIXES:
         raise ValueError(f"unknown scratch prefix {prefix!r}")
+    if label and not _LABEL.match(label):
+        raise ValueError(f"scratch label {label!r} would not be recognised by the sweep")
     name = f"{prefix}{label + '-' if label else ''}p{os.getpid()}-"
     return Path(tempfile.mkdtemp(prefix=name, dir=root))
 
