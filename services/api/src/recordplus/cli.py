@@ -25,7 +25,7 @@ from typing import Any
 # threads (WHISPER_CPU_THREADS). An explicit setting in the environment wins.
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-from recordplus.core.env import ImproperlyConfiguredEnv, envstr, load_env_file  # noqa: E402
+from recordplus.core.env import ImproperlyConfiguredEnv, envstr, load_env_file
 
 logger = logging.getLogger("recordplus")
 
