@@ -59,7 +59,16 @@ def assert_converged(stack: Stack, video_id: int, webm: bytes) -> None:
     assert video["progress"] == 1.0
     assert fetch(stack, f"/api/record/videos/{video_id}/original").content == webm
     # The chunk objects are removed right after `ready` commits (never before: a crash in between
-    # must still be able to stitch again), so wait for that clean-up to finish, with a deadline.
+    # must still be able to stitch again), and a live transcription's window audio (live/) once
+    # its transcript is done; so wait for the transcript to end and that clean-up to finish.
+    deadline = time.monotonic() + 300
+    with stack.client() as client:
+        while time.monotonic() < deadline:
+            transcription = client.get(f"/api/record/videos/{video_id}").json().get("transcription") or {}
+            if transcription.get("status") in (None, "done", "failed"):
+                break
+            time.sleep(0.2)
+    assert (transcription.get("status") or "done") == "done", transcription
     deadline = time.monotonic() + 60
     names = stored_names(stack, video["public_id"])
     while not set(names) <= ALLOWED and time.monotonic() < deadline:
