@@ -54,7 +54,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+# A fresh PostgreSQL database and RabbitMQ vhost per step: the same helpers as the other benches.
+from tests.bench.baselines import _postgres_database, _rabbitmq_vhost  # noqa: E402
 
 PIECE_BYTES = 312_500  # one second at 2.5 Mbit/s
 P99_LIMIT_MS = 250.0
@@ -62,8 +66,6 @@ MAX_ERROR_RATE = 0.01
 REQUEST_TIMEOUT = 30.0
 ROOT = Path(__file__).resolve().parents[2]
 RECORDPLUS = shutil.which("recordplus", path=str(Path(sys.executable).parent)) or "recordplus"
-POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672/")
 # Settings a caller's environment may hold that would change what is measured.
 _DROPPED = ("RECORDPLUS_", "DATABASE_", "S3_", "BROKER_", "STORAGE_", "STREAM_", "ALLOW_", "WORKER_", "METRICS_", "QUOTA_", "RATE_")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -182,34 +184,6 @@ def _env(source: Path | None, extra: dict[str, str]) -> dict[str, str]:
 def _has_workers_option(env: dict[str, str]) -> bool:
     done = subprocess.run([RECORDPLUS, "serve", "--help"], env=env, capture_output=True, text=True, timeout=60, check=False)
     return "--workers" in done.stdout
-
-
-@contextmanager
-def _postgres_database() -> Iterator[str]:
-    import psycopg
-
-    name = f"recordplus_bench_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextmanager
-def _rabbitmq_vhost() -> Iterator[str]:
-    ctl = os.environ.get("TEST_RABBITMQCTL") or shutil.which("rabbitmqctl") or "rabbitmqctl"
-    broker = urlsplit(RABBITMQ_URL)
-    vhost = f"recordplus-bench-{uuid.uuid4().hex[:8]}"
-    subprocess.run([ctl, "add_vhost", vhost], check=True, capture_output=True, timeout=60)
-    subprocess.run([ctl, "set_permissions", "-p", vhost, broker.username or "guest", ".*", ".*", ".*"],
-                   check=True, capture_output=True, timeout=60)  # fmt: skip
-    try:
-        yield f"{broker.scheme}://{broker.netloc}/{vhost}"
-    finally:
-        subprocess.run([ctl, "delete_vhost", vhost], capture_output=True, timeout=60, check=False)
 
 
 @dataclass
