@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Stack
-from tests.support import fetch, make_webm, split, stored_original, uneven_sizes
+from tests.support import fetch, make_webm, split, stored_keys, stored_original, uneven_sizes
 
 
 @pytest.fixture(scope="session")
@@ -70,12 +71,16 @@ def test_it_deletes_chunks_once_ready(stack: Stack, webm: bytes) -> None:
     video = stack.wait_for(video_id)
     assert video["status"] == "ready"
     prefix = f"videos/{video['public_id']}/chunks/"
-    if stack.mode == "cluster":
-        listed = stack.s3.list_objects_v2(Bucket=stack.bucket, Prefix=prefix)
-        assert listed.get("KeyCount", 0) == 0
-    else:
+    # The chunk objects go right after `ready` commits (never before: a crash in between would
+    # leave a video with neither chunks nor media), so wait for that step, within a deadline.
+    deadline = time.monotonic() + 30
+    while (left := stored_keys(stack, prefix)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert left == [], f"chunk objects still stored 30 s after ready: {left}"
+    if stack.mode != "cluster":
         chunk_dir = stack.data_dir / "media" / prefix
         assert not chunk_dir.exists() or not any(Path(chunk_dir).iterdir())
+    assert stored_original(stack, video) == webm  # the stitched source, not the chunks, holds the bytes
     with stack.client() as client:
         status = client.get(f"/api/record/videos/{video_id}/upload").json()
     assert status["status"] == "ready"

@@ -142,17 +142,51 @@ def test_it_keeps_every_acknowledged_chunk_of_a_cluster_api(tmp_path: Path, reco
             stack.stop()
 
 
-# One traced call per line (`strace -f -yy`): "PID name(FD<what it is>, ...".
-_CALL = re.compile(r"^(\d+) +(\w+)\((\d+)<([^>]*)>(.*)$")
+# A traced call (`strace -f -yy`): "PID name(FD<what it is>, ...". When another thread makes a
+# call meanwhile, strace splits it: "PID name(FD<...>, <unfinished ...>", later
+# "PID <... name resumed>the rest"; a call the kill interrupted is never resumed.
+_CALL = re.compile(r"^(\d+) +(\w+)\((\d+)<((?:->|[^>])*)>(.*)$")  # a socket's "a->b" is inside
+_RESUMED = re.compile(r"^(\d+) +<\.\.\. (\w+) resumed>(.*)$")
+_UNFINISHED = " <unfinished ...>"
 
 
 def syscalls(trace: Path) -> list[tuple[str, str, str]]:
-    """(call, what its file descriptor is, the rest of the line) in the order strace saw them."""
-    found = []
+    """(call, what its file descriptor is, the rest of the line) in the order the calls started,
+    a split call joined again (its arguments and result read from both halves)."""
+    found: list[tuple[str, str, str]] = []
+    open_calls: dict[tuple[str, str], int] = {}  # (pid, call) → its place in `found`
     for line in trace.read_text(errors="replace").splitlines():
-        if (match := _CALL.match(line)) is not None:
-            found.append((match[2], match[4], match[5]))
+        if (resumed := _RESUMED.match(line)) is not None:
+            place = open_calls.pop((resumed[1], resumed[2]), None)
+            if place is not None:
+                call, fd, rest = found[place]
+                found[place] = (call, fd, rest + resumed[3])
+        elif (match := _CALL.match(line)) is not None:
+            rest = match[5]
+            if rest.endswith(_UNFINISHED):
+                rest = rest.removesuffix(_UNFINISHED)
+                open_calls[(match[1], match[2])] = len(found)
+            found.append((match[2], match[4], rest))
     return found
+
+
+def test_it_joins_calls_strace_split(tmp_path: Path) -> None:
+    """The reader of the trace itself: a request read split by another thread's call is found."""
+    trace = tmp_path / "strace.txt"
+    trace.write_text(
+        '7 recvfrom(10<TCP:[127.0.0.1:1->127.0.0.1:2]>,  <unfinished ...>\n'
+        '8 fsync(5</var/media/videos/x/chunks/a.part>) = 0\n'
+        '7 <... recvfrom resumed>"PATCH /api/record/videos/1/update_video_chunck?chunk_index=0 "..., 262144, 0, NULL, NULL) = 9\n'
+        '7 sendto(10<TCP:[127.0.0.1:1->127.0.0.1:2]>, "HTTP/1.1 200 OK\\r\\n"..., 163, 0, NULL, 0 <unfinished ...>\n'
+    )
+    calls = syscalls(trace)
+    assert [(call, fd) for call, fd, _ in calls] == [
+        ("recvfrom", "TCP:[127.0.0.1:1->127.0.0.1:2]"),
+        ("fsync", "/var/media/videos/x/chunks/a.part"),
+        ("sendto", "TCP:[127.0.0.1:1->127.0.0.1:2]"),
+    ]
+    assert "chunk_index=0 " in calls[0][2] and calls[0][2].endswith("= 9")
+    assert '"HTTP/1.1 200' in calls[2][2]
 
 
 def test_it_syncs_each_chunk_and_its_row_to_disk_before_answering(tmp_path: Path, recording: bytes) -> None:
