@@ -8,6 +8,7 @@ import hashlib
 import io
 import os
 import tempfile
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -338,6 +339,41 @@ def test_it_stores_the_content_type_on_s3(s3_client) -> None:  # noqa: ANN001
     store = S3Store(s3_client, fresh_bucket(s3_client))
     store.write("videos/a/video.mp4", Reader(b"mp4"), content_type="video/mp4")
     assert s3_client.head_object(Bucket=store.bucket, Key="videos/a/video.mp4")["ContentType"] == "video/mp4"
+
+
+def test_it_moves_large_objects_with_at_most_two_transfers_at_once(moto_server: str, tmp_path: Path) -> None:
+    """boto3's managed transfers default to 10 threads of 8 MiB parts (100+ MiB in flight in the
+    assembler, issue 15); S3Store bounds them. Counted at moto: parts in flight at once."""
+    client = client_for(moto_server)
+    bucket = fresh_bucket(client)
+    in_flight = {"now": 0, "most": 0, "calls": 0}
+    lock = threading.Lock()
+
+    def started(**_: object) -> None:
+        with lock:
+            in_flight["now"] += 1
+            in_flight["calls"] += 1
+            in_flight["most"] = max(in_flight["most"], in_flight["now"])
+
+    def ended(**_: object) -> None:
+        with lock:
+            in_flight["now"] -= 1
+
+    for operation in ("UploadPart", "GetObject"):
+        client.meta.events.register(f"before-call.s3.{operation}", started)
+        client.meta.events.register(f"after-call.s3.{operation}", ended)
+    store = S3Store(client, bucket)
+    data = os.urandom(64 * MiB)
+
+    written = store.write("videos/a/source.bin", Reader(data))
+    assert written.size == len(data) and in_flight["calls"] >= 8, in_flight  # a multipart upload
+    assert in_flight["most"] <= 2, f"{in_flight['most']} parts uploaded at once"
+
+    in_flight.update(most=0, calls=0)
+    assert store.download("videos/a/source.bin", tmp_path / "copy.bin") == len(data)
+    assert in_flight["calls"] >= 8, in_flight  # ranged parts, not one GET
+    assert in_flight["most"] <= 2, f"{in_flight['most']} parts downloaded at once"
+    assert hashlib.sha256((tmp_path / "copy.bin").read_bytes()).digest() == hashlib.sha256(data).digest()
 
 
 # --- leftovers of killed runs -------------------------------------------------------------

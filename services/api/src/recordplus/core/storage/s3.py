@@ -23,6 +23,25 @@ PART_TARGET = 8 * 1024 * 1024  # buffered parts are flushed once they reach this
 _MISSING = {"404", "NoSuchKey", "NotFound"}
 
 
+def _transfer_config() -> Any:
+    """boto3's managed transfers, bounded: by default they run 10 threads of 8 MiB parts, queue up
+    to 100 blocks for the file writer and read a stream 10 parts ahead — 100+ MiB in flight in an
+    assembler that otherwise streams in 1 MiB buffers. Two threads keep a large object moving."""
+    from boto3.s3.transfer import TransferConfig
+
+    config = TransferConfig(
+        multipart_threshold=PART_TARGET,
+        multipart_chunksize=PART_TARGET,
+        max_concurrency=2,
+        max_io_queue=16,
+        io_chunksize=256 * 1024,
+    )
+    # A stream (not a seekable file) is read ahead into parts held in memory: at most one more
+    # than the threads sending (s3transfer's setting; boto3's own class does not take it).
+    config.max_in_memory_upload_chunks = 3
+    return config
+
+
 class _PartWriter:
     """The parts of one multipart upload, in order."""
 
@@ -89,7 +108,9 @@ class S3Store(ObjectStore):
 
     def write(self, key: str, fileobj: IO[bytes], *, content_type: str = "application/octet-stream") -> Written:
         reader = HashingReader(fileobj)
-        self.client.upload_fileobj(reader, self.bucket, key, ExtraArgs={"ContentType": content_type})
+        self.client.upload_fileobj(
+            reader, self.bucket, key, ExtraArgs={"ContentType": content_type}, Config=_transfer_config()
+        )
         return reader.written()
 
     def read_range(self, key: str, start: int, end: int) -> Iterator[bytes]:
@@ -135,7 +156,7 @@ class S3Store(ObjectStore):
 
     def download(self, key: str, dest: Path) -> int:
         dest.parent.mkdir(parents=True, exist_ok=True)
-        self.client.download_file(self.bucket, key, str(dest))
+        self.client.download_file(self.bucket, key, str(dest), Config=_transfer_config())
         return dest.stat().st_size
 
     def _read(self, key: str, start: int, end: int) -> Any:
