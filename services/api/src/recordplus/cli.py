@@ -13,6 +13,7 @@ import importlib
 import importlib.util
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -135,6 +136,21 @@ def _reconcile(stale: float | None) -> None:
     video_expire_idle()  # idle unfinished uploads (UPLOAD_EXPIRY_SECONDS)
 
 
+def _share_metrics_between_workers() -> Path | None:
+    """Each uvicorn worker process counts the requests it answers; without a folder they share,
+    /metrics (on the metrics port, in this process, or on the public port, in whichever worker
+    the scrape reaches) showed one process's share or none. The folder is this run's own
+    (PROMETHEUS_MULTIPROC_DIR, read by the workers as they start); an operator's setting wins.
+    Returns the folder to remove at exit, or None when the operator's is used."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        return None
+    from recordplus.core.tempdirs import make_workdir
+
+    folder = make_workdir("recordplus-metrics-", label="serve")  # swept like scratch folders if killed
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    return folder
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     settings = _setup(args.data_dir, args.host)
     workers = args.workers
@@ -170,11 +186,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from recordplus.config.asgi import application
     from recordplus.core.http_timeouts import header_timeout_protocol
 
+    shared_metrics = None
     if workers > 1:
+        shared_metrics = _share_metrics_between_workers()
         # uvicorn spawns its worker processes and imports the app and the protocol by name there.
         app_and_protocol: dict[str, Any] = {"app": "recordplus.config.asgi:application", "workers": workers,
                                             "http": "recordplus.cli:HeaderTimeoutProtocol"}  # fmt: skip
-        logger.info("serving with %s worker processes (request metrics stay in each worker's memory)", workers)
+        logger.info("serving with %s worker processes (metrics shared in %s)", workers,
+                    os.environ["PROMETHEUS_MULTIPROC_DIR"])  # fmt: skip
     else:
         app_and_protocol = {"app": application, "http": header_timeout_protocol(settings.HTTP_HEADER_TIMEOUT_SECONDS)}
     try:
@@ -195,6 +214,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         stop.set()
         if metrics_listener is not None:
             metrics_listener.shutdown()
+        if shared_metrics is not None:
+            shutil.rmtree(shared_metrics, ignore_errors=True)
         if worker is not None:
             worker.stop(timeout=10_000)
     return 0

@@ -2,7 +2,8 @@
 
 The assembler and the transcriber work in `recordplus-assemble-*` / `recordplus-transcribe-*`
 folders under the temp directory and remove them when a job ends; a process killed with
-SIGKILL (OOM, a node drained hard) cannot. `make_workdir` puts the creating process's id in the
+SIGKILL (OOM, a node drained hard) cannot. (`serve --workers N` shares its metrics through a
+`recordplus-metrics-serve-*` folder, swept the same way.) `make_workdir` puts the creating process's id in the
 name (`recordplus-assemble-7-p4242-x8a1`), and `sweep_stale_workdirs`, run when a worker or an
 embedded server starts, removes a folder only when all of these hold:
 
@@ -28,11 +29,11 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-PREFIXES = ("recordplus-assemble-", "recordplus-transcribe-")
+PREFIXES = ("recordplus-assemble-", "recordplus-transcribe-", "recordplus-metrics-")
 # The label is a video id ("7-") or a word and an id ("live-7-", the live decoder's): a label of
 # letters that the pattern did not allow kept every killed live decode's folder for good.
 _OURS = re.compile(
-    r"^(?:recordplus-assemble-|recordplus-transcribe-)(?:[a-z]+-)?(?:[0-9]+-)?p(?P<pid>[0-9]+)-[A-Za-z0-9_]+$"
+    r"^(?:recordplus-assemble-|recordplus-transcribe-|recordplus-metrics-)(?:[a-z]+-)?(?:[0-9]+-)?p(?P<pid>[0-9]+)-[A-Za-z0-9_]+$"
 )
 _LABEL = re.compile(r"^(?:[a-z]+-)?[0-9]+$|^[a-z]+$")
 
