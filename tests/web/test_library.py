@@ -81,3 +81,30 @@ def test_it_shows_how_far_a_transcription_has_got(alice: Persona, ready_video: C
     # The API the page polls carries the same figure.
     detail = signed_in(alice).get(f"/api/record/videos/{video.pk}").json()
     assert detail["transcription"]["status"] == "running" and detail["transcription"]["progress"] == 0.42
+
+
+@pytest.mark.django_db
+def test_it_shows_each_recordings_length_as_a_clock(alice: Persona, ready_video: Callable[..., Any]) -> None:
+    short, long = ready_video(alice.user, title="short"), ready_video(alice.user, title="long")
+    Video.objects.filter(pk=short.pk).update(duration=12.6)
+    Video.objects.filter(pk=long.pk).update(duration=3725.2)
+    html = signed_in(alice).get("/").content.decode()
+    # On the thumbnail (for the eye) and in the line under the title (for a screen reader, which
+    # skips the thumbnail link): 12.6 s rounds to 0:13, an hour and more gets its hours.
+    for tile_id, clock in ((short.pk, "0:13"), (long.pk, "1:02:05")):
+        tile = html.split(f'data-video-id="{tile_id}"', 1)[1].split("</li>", 1)[0]
+        assert f'<span class="duration" data-duration><span data-clock>{clock}</span></span>' in tile, tile
+        assert f"· Duration <span data-clock>{clock}</span>" in tile, tile
+
+
+@pytest.mark.django_db
+def test_it_shows_uploading_and_how_far_processing_has_got(alice: Persona, local_media: Any) -> None:
+    uploading = Video.objects.create(title="still recording", owner=alice.user, status=Video.Status.UPLOADING)
+    Video.objects.create(title="being put together", owner=alice.user, status=Video.Status.ASSEMBLING, progress=0.374)
+    html = signed_in(alice).get("/").content.decode()
+    assert '<span class="stage stage-uploading" data-stage>Uploading</span>' in html
+    assert '<span class="stage stage-assembling" data-stage>Processing 37%</span>' in html
+    # Both are checked again by library.js (data-busy); no length is shown before there is one.
+    assert html.count('data-busy="1"') == 2
+    tile = html.split(f'data-video-id="{uploading.pk}"', 1)[1].split("</li>", 1)[0]
+    assert '<span class="duration" data-duration hidden>' in tile, tile

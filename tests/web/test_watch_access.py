@@ -9,7 +9,8 @@ from typing import Any, Callable
 import pytest
 from django.test import Client
 
-from tests.web.conftest import Persona, signed_in
+from tests.web.conftest import VIDEO_BYTES, VTT, Persona, body_of, signed_in
+from tests.web.test_deployments import s3_media  # noqa: F401 (the bucket fixture)
 
 
 @pytest.mark.django_db
@@ -22,6 +23,8 @@ def test_it_shows_the_owner_the_player_captions_and_clickable_words(
     assert page.status_code == 200
     assert f'src="/api/record/videos/{video.pk}/stream_video"' in html
     assert re.search(r'<track kind="captions" src="/api/record/videos/\d+/transcript\?format=vtt" srclang="en" label="English" default>', html)
+    # The page's own captions button (shown by watch.js), named with the language.
+    assert '<button type="button" class="button" id="captions-toggle" aria-pressed="false" hidden>Captions (English)</button>' in html
     words = json.loads(re.search(r'<script id="words-data" type="application/json">(.*?)</script>', html, re.S)[1])
     assert [w["w"] for w in words] == ["hello", "shared", "world"]
     assert words[1]["s"] == pytest.approx(0.8)
@@ -77,3 +80,78 @@ def test_it_puts_no_token_in_the_html(alice: Persona, ready_video: Callable[...,
 def test_it_needs_sign_in_for_the_watch_page(alice: Persona, ready_video: Callable[..., Any]) -> None:
     video = ready_video(alice.user)
     assert Client().get(f"/v/{video.public_id}").status_code == 302
+
+
+@pytest.mark.django_db
+def test_it_downloads_the_video_captions_and_transcript_as_files_named_after_the_title(
+    alice: Persona, bob: Persona, ready_video: Callable[..., Any]
+) -> None:
+    video = ready_video(alice.user, title='Q3: "plan"/draft')
+    client = signed_in(alice)
+    html = client.get(f"/v/{video.public_id}").content.decode()
+    for what in ("video", "captions", "transcript"):
+        assert f'href="/v/{video.public_id}/download/{what}" download>' in html, what
+    got = client.get(f"/v/{video.public_id}/download/video")
+    # An attachment from this server (a `download` link is ignored after a cross-origin redirect).
+    assert got.status_code == 200 and got["Content-Type"] == "video/webm"
+    assert got["Content-Disposition"] == 'attachment; filename="Q3- plan-draft.webm"'
+    assert body_of(got) == VIDEO_BYTES
+    ranged = client.get(f"/v/{video.public_id}/download/video", headers={"Range": "bytes=10-19"})
+    assert ranged.status_code == 206 and body_of(ranged) == VIDEO_BYTES[10:20]
+    captions = client.get(f"/v/{video.public_id}/download/captions")
+    assert captions["Content-Type"].startswith("text/vtt") and captions.content.decode() == VTT
+    assert captions["Content-Disposition"] == 'attachment; filename="Q3- plan-draft.vtt"'
+    text = client.get(f"/v/{video.public_id}/download/transcript")
+    assert text["Content-Type"].startswith("text/plain") and text.content == b"hello shared world"
+    assert client.get(f"/v/{video.public_id}/download/settings").status_code == 404
+    assert signed_in(bob).get(f"/v/{video.public_id}/download/video").status_code == 404
+    assert Client().get(f"/v/{video.public_id}/download/video").status_code == 302  # to the login page
+
+
+@pytest.mark.django_db
+def test_it_downloads_through_a_share_link_until_it_is_revoked(alice: Persona, ready_video: Callable[..., Any]) -> None:
+    from recordplus.sharing.models import ShareLink
+
+    video = ready_video(alice.user, title="Launch")
+    owner = signed_in(alice)
+    owner.post(f"/v/{video.public_id}/share", {"mode": "link"})
+    token = ShareLink.objects.get(video=video).token
+    visitor = Client()
+    assert f'href="/s/{token}/download/captions" download>' in visitor.get(f"/s/{token}").content.decode()
+    got = visitor.get(f"/s/{token}/download/video")
+    assert got["Content-Disposition"] == 'attachment; filename="Launch.webm"' and body_of(got) == VIDEO_BYTES
+    assert visitor.get(f"/s/{token}/download/captions").content.decode() == VTT
+    owner.post(f"/v/{video.public_id}/share", {"mode": "private"})
+    assert visitor.get(f"/s/{token}/download/video").status_code == 404
+    assert visitor.get(f"/s/{token}/download/transcript").status_code == 404
+
+
+@pytest.mark.django_db
+def test_it_refuses_to_download_a_video_still_processing(alice: Persona, local_media: Any) -> None:
+    from recordplus.videos.models import Video
+
+    video = Video.objects.create(title="still going", owner=alice.user, status=Video.Status.ASSEMBLING)
+    got = signed_in(alice).get(f"/v/{video.public_id}/download/video")
+    assert got.status_code == 409 and b"not ready yet" in got.content
+
+
+@pytest.mark.django_db
+def test_it_downloads_a_video_from_the_bucket_through_the_app(alice: Persona, s3_media: Any) -> None:
+    import io
+
+    from django.utils import timezone
+
+    from recordplus.core.storage import keys
+    from recordplus.videos.models import Video
+
+    video = Video.objects.create(title="on s3", owner=alice.user, status=Video.Status.READY, ready_at=timezone.now())
+    key = keys.rendition(video.public_id, "webm")
+    s3_media.write(key, io.BytesIO(VIDEO_BYTES))
+    Video.objects.filter(pk=video.pk).update(video_key=key, content_type="video/webm")
+    client = signed_in(alice)
+    # The player is redirected to the bucket (inline)...
+    assert client.get(f"/api/record/videos/{video.pk}/stream_video").status_code == 302
+    # ...the download is not: a browser would drop `download` after a cross-origin redirect.
+    got = client.get(f"/v/{video.public_id}/download/video")
+    assert got.status_code == 200 and got["Content-Length"] == str(len(VIDEO_BYTES)), got.headers
+    assert got["Content-Disposition"] == 'attachment; filename="on s3.webm"' and body_of(got) == VIDEO_BYTES

@@ -17,7 +17,6 @@ from django.urls import reverse
 
 from recordplus.accounts.auth import ANONYMOUS, session_user
 from recordplus.core.anonymous import anonymous_allowed
-from recordplus.core.anonymous import anonymous_allowed
 from recordplus.core.errors import RecordPlusError
 
 View = Callable[..., HttpResponse]

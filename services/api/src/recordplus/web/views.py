@@ -81,6 +81,12 @@ def rename(request: HttpRequest, public_id: str) -> HttpResponse:
     return HttpResponseRedirect(request.POST.get("back") == "watch" and _watch_url(public_id) or reverse("web:library"))
 
 
+@signed_in
+@html_errors
+def download(request: HttpRequest, public_id: str, what: str) -> HttpResponseBase:
+    return media.serve_download(request, selectors.video_for_viewer(request.viewer, public_id), what)
+
+
 @require_POST
 @signed_in
 @html_errors
@@ -140,3 +146,8 @@ def shared(request: HttpRequest, token: str) -> HttpResponse:
 @html_errors
 def shared_media(request: HttpRequest, token: str, what: str) -> HttpResponseBase:
     return media.serve_shared(request, sharing_selectors.share_link_get_live(token).video, what)
+
+
+@html_errors
+def shared_download(request: HttpRequest, token: str, what: str) -> HttpResponseBase:
+    return media.serve_download(request, sharing_selectors.share_link_get_live(token).video, what)
