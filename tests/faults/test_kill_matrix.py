@@ -1,15 +1,17 @@
 """kill -9 at seeded random points: the embedded server during upload, assembly and
-transcription, a cluster worker during assembly. Every kill point is an event, never a moment
-in time — after the Nth chunk's answer, right after finalize, on seeing the assembly's progress
-pass a drawn threshold (in a run later than the one killed before), on seeing the transcription
-`running` — drawn by random.Random(seed); the seed is printed (KILL_MATRIX_SEED replays it).
+transcription, a cluster worker during assembly, the cluster transcriber during transcription.
+Every kill point is an event, never a moment in time — after the Nth chunk's answer, right after
+finalize, on seeing the assembly's progress pass a drawn threshold (in a run later than the one
+killed before), on seeing the transcription `running`, on seeing a live window claimed — drawn
+by random.Random(seed); the seed is printed (KILL_MATRIX_SEED replays it).
 
 After each kill the process is started again (the embedded server's reconciler re-enqueues its
 unfinished work; RabbitMQ redelivers the cluster worker's unacked message once its lease runs
-out). Then every video must be `ready`, its stored original byte-exact to the uploaded bytes,
-no object outside a live video's prefix (and no chunk or open multipart upload left over), no
-process the killed one had started still running (ffmpeg dies with its parent), no scratch
-folder left behind, and (embedded) every transcription `done`.
+out, a live window's once LIVE_LEASE_SECONDS has). Then every video must be `ready`, its stored
+original byte-exact to the uploaded bytes, no object outside a live video's prefix (and no
+chunk or open multipart upload left over), no process the killed one had started still running
+(ffmpeg dies with its parent), no scratch folder left behind, and (embedded, and the cluster
+transcriber's run) every transcription `done`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import os
 import random
 import signal
 import time
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -27,6 +31,7 @@ from tests.conftest import (
     Process,
     Stack,
     embedded_env,
+    free_port,
     fresh_postgres_database,
     fresh_rabbitmq_vhost,
     make_cluster_stack,
@@ -50,9 +55,11 @@ pytestmark = [pytest.mark.cluster, pytest.mark.faults]
 
 SEED = int(os.environ.get("KILL_MATRIX_SEED") or random.SystemRandom().randrange(1 << 30))
 CHUNKS = 8
-# 13 + 7 = 20 kill points at least, across upload and assembly.
+# 13 + 7 + 5 = 25 kill points at least, across upload, assembly and transcription.
 EMBEDDED_KILLS = 13
 CLUSTER_KILLS = 7
+TRANSCRIBER_KILLS = 5
+RECORDINGS_TRANSCRIBED = 3  # uploaded with chunk_index: transcribed window by window (issue 11)
 
 
 def descendants(pid: int) -> set[int]:
@@ -164,7 +171,7 @@ def assert_converged(stack: Stack, expected: dict[int, bytes]) -> None:
 
 
 def scratch_dirs(tmp: Path) -> list[str]:
-    return sorted(p.name for p in tmp.iterdir() if p.name.startswith("recordplus-assemble-"))
+    return sorted(p.name for p in tmp.iterdir() if p.name.startswith(("recordplus-assemble-", "recordplus-transcribe-")))
 
 
 @pytest.fixture(scope="module")
@@ -270,6 +277,119 @@ def test_cluster_worker_killed_during_assembly(tmp_path: Path, recordings: list[
                     stack.add(f"worker-{len(killer.kills)}", [RECORDPLUS, "worker", "--queues", *queues])
             assert len(killer.kills) >= CLUSTER_KILLS, killer.kills
             assert_converged(stack, expected)
+            killer.assert_no_leftover_processes()
+            stack.stop()
+            assert scratch_dirs(scratch) == [], "scratch folders of killed runs left behind"
+        finally:
+            stack.stop()
+    print(f"seed {SEED}: {len(killer.kills)} kills:", *killer.kills, sep="\n  ")
+
+
+def finishing(stack: Stack) -> bool:
+    """Whether a transcript is being completed from its windows right now (`running`): a kill
+    then would leave it to its whole-file lease (TRANSCRIBE_TIME_LIMIT + 120 s), too long here."""
+    ((count,),) = db_rows(stack, "SELECT COUNT(*) FROM transcripts_transcript WHERE status = 'running'")
+    return int(count) > 0
+
+
+def watch_window_claim(stack: Stack, nth: int, seen: dict[tuple[int, int], int], ended: Callable[[], bool],
+                       timeout: float = 240) -> tuple[int, int, int] | None:
+    """(video, window index, attempt) of the `nth` live-window claim not seen before (`seen`:
+    (video, index) -> the last attempt watched, updated); None once `ended()`."""
+    deadline = time.monotonic() + timeout
+    count = 0
+    while time.monotonic() < deadline:
+        rows = db_rows(stack, "SELECT video_id, \"index\", attempts FROM transcripts_livewindow WHERE status = 'running'")
+        for video_id, index, attempt in sorted(rows):
+            if attempt > seen.get((video_id, index), 0) and not finishing(stack):
+                seen[video_id, index] = attempt
+                count += 1
+                if count >= nth:
+                    return video_id, index, attempt
+        if ended():
+            return None
+        time.sleep(0.05)
+    raise AssertionError(f"no live window was claimed\n{stack.logs()}")
+
+
+def test_cluster_transcriber_killed_during_transcription(tmp_path: Path, recordings: list[bytes], moto_server: str) -> None:
+    """Catches a transcription that a killed transcriber leaves for good (a live window left
+    `running` with no one on it or never redone, the transcript never completed from its
+    windows), one lost or stored twice, and a killed job's scratch folder or child left behind.
+
+    The cluster transcribes an upload sent with chunk_index window by window (issue 11) on the
+    transcribe queue: the transcriber is killed as it claims a window (the first or second new
+    claim seen, drawn), again and again, so some windows are killed in the attempt that took
+    them over from a killed one. (A whole-file job killed in a cluster waits out its
+    lease, TRANSCRIBE_TIME_LIMIT + 120 s, before it is taken over: too long for this matrix;
+    tests/transcriber/test_lease_length.py holds that lease, the embedded test above kills a
+    running transcription.)"""
+    rng = random.Random(SEED + 2)
+    print(f"kill matrix seed {SEED} (KILL_MATRIX_SEED={SEED} replays it)")
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    killer = Killer()
+    expected: dict[int, bytes] = {}
+    with fresh_postgres_database() as database, fresh_rabbitmq_vhost() as broker:
+        # Short windows (several per recording) with short leases. A kill never lands while a
+        # transcript is being completed (see `finishing`); should one, a 120 s time limit keeps
+        # its lease (limit + 120 s) within the final wait.
+        stack = make_cluster_stack(
+            tmp_path / "stack", database, broker, moto_server, TMPDIR=str(scratch), FINALIZE_SETTLE_SECONDS="0.2",
+            ASSEMBLE_LEASE_SECONDS="3", LIVE_LEASE_SECONDS="5", LIVE_WINDOW_MIN_SECONDS="2", LIVE_WINDOW_MAX_SECONDS="4",
+            TRANSCRIBE_TIME_LIMIT="120", TRANSCRIBE_MAX_ATTEMPTS="10", LIVE_MAX_ATTEMPTS="10",
+        )  # fmt: skip
+        try:
+            # The assembler is never killed here; the transcriber is, and is started anew.
+            first = next(p for p in stack.processes if p.name == "worker")
+            first.stop()
+            stack.processes.remove(first)
+            # Two workers at once: each needs a metrics port of its own.
+            assembler = stack.add("assembler", [RECORDPLUS, "worker", "--queues", "assemble"], WORKER_METRICS_PORT=str(free_port()))
+
+            def kill_transcriber(point: str) -> None:
+                killer.kill(stack, next(p for p in stack.processes if p.name.startswith("transcriber")), point)
+                stack.add(f"transcriber-{len(killer.kills)}", [RECORDPLUS, "worker", "--queues", "transcribe"])
+
+            first_transcriber = stack.add("transcriber-0", [RECORDPLUS, "worker", "--queues", "transcribe"])
+            # The live path starts only if the decoder (assemble queue) reads the chunks while the
+            # upload is still going on: uploaded earlier, a video is transcribed as a whole file.
+            for worker in (assembler, first_transcriber):
+                wait_until(lambda w=worker: "consuming" in w.log.read_text(errors="replace"), 120, f"{worker.name} consuming")
+
+            chosen = [recordings[rng.randrange(len(recordings))] for _ in range(RECORDINGS_TRANSCRIBED)]
+
+            def upload_all() -> dict[int, bytes]:
+                return {upload(stack, data, chunk_sizes=uneven_sizes(len(data), CHUNKS)): data for data in chosen}
+
+            def ended(uploads: Future) -> bool:
+                return uploads.done() and set(transcriptions(stack, uploads.result()).values()) <= {"done", "failed"}
+
+            # Watched from the first upload on: a transcriber claims a window before it loads its
+            # engine (seconds), and each one started after a kill claims two at once (WORKER_THREADS).
+            seen: dict[tuple[int, int], int] = {}
+            with ThreadPoolExecutor(1) as pool:
+                uploads = pool.submit(upload_all)
+                while len(killer.kills) < TRANSCRIBER_KILLS:
+                    nth = rng.choice((1, 2))  # the first new claim seen, or the second
+                    claim = watch_window_claim(stack, nth, seen, lambda: ended(uploads))
+                    if claim is None:
+                        break
+                    video_id, index, attempt = claim
+                    taken_over = " (taken over from a killed one)" if attempt > 1 else ""
+                    kill_transcriber(f"video {video_id}: live window {index}, attempt {attempt}{taken_over}")
+                expected.update(uploads.result())
+            assert len(killer.kills) >= TRANSCRIBER_KILLS, killer.kills
+            assert_converged(stack, expected)
+            wait_until(lambda: set(transcriptions(stack, expected).values()) <= {"done", "failed"}, 420,
+                       "every transcription ending")  # fmt: skip
+            assert set(transcriptions(stack, expected).values()) == {"done"}, transcriptions(stack, expected)
+            windows = db_rows(stack, "SELECT video_id, \"index\", status FROM transcripts_livewindow WHERE status <> 'done'")
+            assert windows == [], f"live windows left unfinished: {windows}"
+            with stack.client() as client:
+                for video_id in expected:
+                    transcript = client.get(f"/api/record/videos/{video_id}/transcript")
+                    assert transcript.status_code == 200, (video_id, transcript.text)
             killer.assert_no_leftover_processes()
             stack.stop()
             assert scratch_dirs(scratch) == [], "scratch folders of killed runs left behind"
