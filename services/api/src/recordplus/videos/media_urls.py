@@ -12,10 +12,11 @@ from recordplus.videos.streaming import StoredObject
 EXTENSIONS = {"video/webm": "webm", "video/mp4": "mp4", "video/x-msvideo": "avi", "image/jpeg": "jpg"}
 
 
-def stored_object(video: Video, what: str) -> tuple[StoredObject, str | None]:
+def stored_object(video: Video, what: str, *, download_as: str | None = None) -> tuple[StoredObject, str | None]:
     """The object to serve for `what` ("video", "thumbnail" or "original": the stitched upload
     exactly as received), and a presigned URL to redirect
-    to instead when the store has direct URLs (S3) and STREAM_MODE is redirect."""
+    to instead when the store has direct URLs (S3) and STREAM_MODE is redirect. With
+    `download_as` the presigned answer is an attachment under that name (a "save as" link)."""
     # The original stays downloadable when processing failed: it is what the user sent.
     original_kept = what == "original" and video.status == Video.Status.FAILED and video.source_key
     if video.status != Video.Status.READY and not original_kept:
@@ -35,7 +36,9 @@ def stored_object(video: Video, what: str) -> tuple[StoredObject, str | None]:
     modified = video.ready_at or video.updated_at
     store = get_store()
     if settings.STREAM_MODE == "redirect":
-        url = store.presigned_url(key, content_type=content_type, filename=filename)
+        url = store.presigned_url(
+            key, content_type=content_type, filename=download_as or filename, attachment=download_as is not None
+        )
         if url is not None:
             return StoredObject(key, 0, content_type, modified, filename), url
     size = store.size(key)

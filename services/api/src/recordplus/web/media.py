@@ -3,13 +3,10 @@ and the files a viewer downloads (video, captions, transcript), named after the 
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
 from django.utils.http import content_disposition_header
 
 from recordplus.core.errors import NotFound
-from recordplus.core.storage import get_store
 from recordplus.transcripts import selectors as transcript_selectors
 from recordplus.videos import streaming
 from recordplus.videos.media_urls import EXTENSIONS, stored_object
@@ -53,21 +50,20 @@ def download_name(video: Video, extension: str) -> str:
 
 
 def serve_download(request: HttpRequest, video: Video, what: str) -> HttpResponseBase:
-    """The video (Range honoured), the WebVTT captions or the text transcript as an attachment.
-
-    Always sent by this server, in cluster mode too: a link's `download` attribute is ignored once
-    a redirect leaves the origin, so the player's presigned S3 redirect would open the video in the
-    tab instead of saving it (presigned URLs here carry an inline disposition)."""
+    """The video (Range honoured), the WebVTT captions or the text transcript as an attachment
+    named after the title. In cluster mode the video is a redirect to a presigned URL whose
+    answer is that attachment (a link's `download` attribute alone is ignored once a redirect
+    leaves the origin); the bytes do not pass through the API."""
     if what not in DOWNLOADS:
         raise NotFound("no such file")
     if what == "video":
-        obj, redirect = stored_object(video, "video")
-        if redirect is not None:  # a redirect needs no size, a download does
-            obj = replace(obj, size=get_store().size(obj.key))
+        name = download_name(video, EXTENSIONS.get(video.content_type or "application/octet-stream", "bin"))
+        obj, redirect = stored_object(video, "video", download_as=name)
+        if redirect is not None:
+            return HttpResponseRedirect(redirect)
         response = streaming.serve(request, obj)
-        extension = EXTENSIONS.get(obj.content_type, "bin")
     else:
         response = _document(video, what)
-        extension = DOCUMENTS[what]
-    response["Content-Disposition"] = content_disposition_header(True, download_name(video, extension))
+        name = download_name(video, DOCUMENTS[what])
+    response["Content-Disposition"] = content_disposition_header(True, name)
     return response

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+from urllib.parse import quote
 
 COPY_BUFFER = 1024 * 1024
 
@@ -115,9 +116,12 @@ class ObjectStore(ABC):
         their size; replaces `dest_key`."""
 
     @abstractmethod
-    def presigned_url(self, key: str, *, content_type: str | None = None, filename: str | None = None) -> str | None:
+    def presigned_url(
+        self, key: str, *, content_type: str | None = None, filename: str | None = None, attachment: bool = False
+    ) -> str | None:
         """A short-lived URL a browser can GET the object from directly, or None when this
-        store has none (the API then serves the bytes itself)."""
+        store has none (the API then serves the bytes itself). With `attachment` the answer
+        tells the browser to save it as `filename` instead of showing it."""
 
     @abstractmethod
     def remove_temporaries(self, prefix: str) -> int:
@@ -131,3 +135,14 @@ class ObjectStore(ABC):
     @abstractmethod
     def ping(self) -> None:
         """Raise if the store cannot be used right now."""
+
+
+def content_disposition(filename: str, *, attachment: bool = False) -> str:
+    """A Content-Disposition value for `filename`: an ASCII fallback, and the name itself in
+    RFC 6266's `filename*` when it is not plain ASCII (browsers prefer that one)."""
+    kind = "attachment" if attachment else "inline"
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in filename)
+    value = f'{kind}; filename="{fallback}"'
+    if fallback != filename:
+        value += f"; filename*=UTF-8''{quote(filename, safe='')}"
+    return value

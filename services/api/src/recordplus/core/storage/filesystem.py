@@ -191,7 +191,9 @@ class FileStore(ObjectStore):
         self._atomic_write(self.path(dest_key), ".stitch-", fill)
         return ConcatResult(size=done)
 
-    def presigned_url(self, key: str, *, content_type: str | None = None, filename: str | None = None) -> str | None:
+    def presigned_url(
+        self, key: str, *, content_type: str | None = None, filename: str | None = None, attachment: bool = False
+    ) -> str | None:
         return None  # files are served through the API
 
     def remove_temporaries(self, prefix: str) -> int:

@@ -14,7 +14,16 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from recordplus.core.storage.base import COPY_BUFFER, ConcatResult, HashingReader, ObjectStore, Piece, Progress, Written
+from recordplus.core.storage.base import (
+    COPY_BUFFER,
+    ConcatResult,
+    HashingReader,
+    ObjectStore,
+    Piece,
+    Progress,
+    Written,
+    content_disposition,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -226,12 +235,14 @@ class S3Store(ObjectStore):
             raise
         return ConcatResult(size=total_size, copied_parts=writer.copied_parts, buffered_parts=writer.buffered_parts)
 
-    def presigned_url(self, key: str, *, content_type: str | None = None, filename: str | None = None) -> str | None:
+    def presigned_url(
+        self, key: str, *, content_type: str | None = None, filename: str | None = None, attachment: bool = False
+    ) -> str | None:
         params: dict[str, str] = {"Bucket": self.bucket, "Key": key}
         if content_type:
             params["ResponseContentType"] = content_type
         if filename:
-            params["ResponseContentDisposition"] = f'inline; filename="{filename}"'
+            params["ResponseContentDisposition"] = content_disposition(filename, attachment=attachment)
         return self.public_client.generate_presigned_url("get_object", Params=params, ExpiresIn=self.presign_seconds)
 
     def remove_temporaries(self, prefix: str) -> int:
