@@ -63,7 +63,7 @@ BACKOFF_MS = (500, 1000, 2000, 4000, 8000)
 COUNTDOWN = ["3", "2", "1"]
 # A recording finalized without a total (the second one) waits this long before it is assembled:
 # time enough to see it "Processing 0%" in the library on a loaded machine.
-SETTLE_SECONDS = "8"
+SETTLE_SECONDS = "20"  # a library reload on a loaded CI machine must land inside it
 READY_TIMEOUT_S = 240
 USER, PASSWORD = "alice", "web-app-e2e-password"
 # What the fake microphone says (looped by Chromium for as long as the recording runs).
