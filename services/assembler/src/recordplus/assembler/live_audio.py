@@ -16,13 +16,14 @@ frames) once the window is at least `min_seconds` long, or at the quietest frame
 
 from __future__ import annotations
 
+import functools
 import io
 import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from recordplus.assembler.live_webm import AudioBlock, WebmCursor, audio_webm
+from recordplus.assembler.live_webm import AudioBlock, LiveStreamError, WebmCursor, audio_webm
 from recordplus.core.ffmpeg import Limits, ffmpeg_stdout
 
 SAMPLE_RATE = 16000
@@ -70,26 +71,128 @@ def decode_blocks(
     workdir: Path,
     *,
     limits: Limits | None = None,
+    in_process: bool | None = None,
 ) -> np.ndarray:
     """int16 PCM of `blocks` (from the first one's time to `end_ticks`), decoded after
-    `priming` (earlier blocks, whose output is dropped)."""
+    `priming` (earlier blocks, whose output is dropped).
+
+    The blocks are written as a small audio-only WebM and decoded by libavcodec: in this
+    process through PyAV when it is installed (a decode step then costs no process start,
+    which is most of a one-second step's CPU), else by an ffmpeg child. Both read the same
+    bytes with the same demuxer, decoder and resampler, so they give the same samples."""
     start, end = to_sample(cursor, blocks[0].ticks), to_sample(cursor, end_ticks)
     expected = max(end - start, 0)
     if expected == 0:
         return np.zeros(0, dtype=np.int16)
-    path = workdir / "live-step.webm"
-    path.write_bytes(audio_webm(cursor, [*priming, *blocks]))
+    data = audio_webm(cursor, [*priming, *blocks])
     seconds = (expected / SAMPLE_RATE) + PRIMING_SECONDS + 1
-    raw = ffmpeg_stdout(
-        ["-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le",
-         "-t", f"{seconds:.3f}", "-f", "s16le", "pipe:1"],
-        limits=limits, timeout_seconds=30 + seconds,
-    )  # fmt: skip
-    pcm = np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<i2")
+    use_pyav = decodes_in_process() if in_process is None else in_process
+    pcm = _decode_with_pyav(data, max_samples=int(seconds * SAMPLE_RATE)) if use_pyav else None
+    if pcm is None:
+        path = workdir / "live-step.webm"
+        path.write_bytes(data)
+        raw = ffmpeg_stdout(
+            ["-i", str(path), "-map", "0:a:0", "-ac", "1", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le",
+             "-t", f"{seconds:.3f}", "-f", "s16le", "pipe:1"],
+            limits=limits, timeout_seconds=30 + seconds,
+        )  # fmt: skip
+        pcm = np.frombuffer(raw[: len(raw) // 2 * 2], dtype="<i2")
     if len(pcm) >= expected:
         return pcm[len(pcm) - expected :].copy()
     # The decoder gave less (a cold start's pre-skip): the missing part is at the front.
     return np.concatenate([np.zeros(expected - len(pcm), dtype=np.int16), pcm])
+
+
+@functools.cache
+def decodes_in_process() -> bool:
+    """Whether PyAV (libavcodec in this process) is installed: the transcriber's
+    faster-whisper brings it, the assembler depends on it."""
+    try:
+        import av  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _decode_with_pyav(data: bytes, *, max_samples: int) -> np.ndarray | None:
+    """16 kHz mono int16 PCM of the audio-only WebM `data`, at most `max_samples` of it (the
+    same cap as the ffmpeg child's `-t`); None when the audio is not at 48 kHz (Vorbis at
+    another rate: the ffmpeg child resamples it). A packet the decoder refuses is skipped, as
+    the ffmpeg command line does; a stream it cannot open at all stops the live path.
+
+    Opus always decodes at 48 kHz, so 16 kHz is every third sample after a low-pass filter
+    (`_downsample`). PyAV's own resampler is not used: its output differs from the ffmpeg
+    command line's, which the whole-file path uses, by far more than this filter's does."""
+    import av
+
+    parts: list[np.ndarray] = []
+    total = 0
+    try:
+        with av.open(io.BytesIO(data), format="matroska") as container:
+            stream = container.streams.audio[0]
+            for packet in container.demux(stream):
+                try:
+                    frames = packet.decode()
+                except av.error.InvalidDataError:
+                    continue
+                for frame in frames:
+                    if frame.sample_rate != DECODED_RATE:
+                        return None
+                    samples = frame.to_ndarray().astype(np.float32, copy=False)
+                    if not frame.format.is_planar:  # interleaved: (1, n * channels)
+                        samples = samples.reshape(-1, len(frame.layout.channels)).T
+                    parts.append(samples.mean(axis=0) if samples.shape[0] > 1 else samples[0])
+                    total += frame.samples
+                if total >= max_samples * _DECIMATE:
+                    break
+    except av.error.FFmpegError as exc:
+        raise LiveStreamError(f"the audio could not be decoded: {exc}") from exc
+    if not parts:
+        return np.zeros(0, dtype=np.int16)
+    scale = 32768.0 if parts[0].dtype.kind == "f" else 1.0
+    return _downsample(np.concatenate(parts), scale)[:max_samples]
+
+
+DECODED_RATE = 48000
+_DECIMATE = DECODED_RATE // SAMPLE_RATE
+
+
+@functools.cache
+def _lowpass() -> np.ndarray:
+    """A linear-phase low-pass FIR for 48 → 16 kHz: Kaiser-windowed sinc, cut-off 7.6 kHz,
+    157 taps (a delay of 78 input samples, 26 output samples)."""
+    taps = 157
+    cutoff = 7600 / DECODED_RATE  # cycles per input sample
+    n = np.arange(taps) - (taps - 1) / 2
+    kernel = 2 * cutoff * np.sinc(2 * cutoff * n) * np.kaiser(taps, 8.6)
+    return (kernel / kernel.sum()).astype(np.float32)
+
+
+def _every_third(x: np.ndarray, kernel: np.ndarray, first: int, count: int) -> np.ndarray:
+    """`np.convolve(x, kernel)[first::3][:count]`, computing only those outputs: output
+    first + 3i takes kernel taps 3j + q times x[3(i - j) + first - q], so it is the sum over
+    q of the convolution of kernel[q::3] with x's phase (first - q) mod 3."""
+    out = np.zeros(count, dtype=np.float32)
+    for q in range(_DECIMATE):
+        phase, offset = (first - q) % _DECIMATE, (first - q) // _DECIMATE
+        if len(x) <= phase:
+            continue
+        part = np.convolve(x[phase::_DECIMATE], kernel[q::_DECIMATE])[offset : offset + count]
+        out[: len(part)] += part
+    return out
+
+
+def _downsample(samples: np.ndarray, scale: float) -> np.ndarray:
+    """48 kHz float samples (full scale `scale`) → 16 kHz int16. The samples end where the
+    step's last block ends, a whole millisecond, so counting back from the end in threes lands
+    on the recording's 16 kHz grid — the one the ffmpeg command line keeps — whatever the
+    decoder dropped at the start (libavcodec versions drop different amounts of pre-skip)."""
+    kernel = _lowpass()
+    delay = (len(kernel) - 1) // 2
+    first = delay + len(samples) % _DECIMATE
+    count = len(range(first, delay + len(samples), _DECIMATE))
+    filtered = _every_third(samples.astype(np.float32, copy=False), kernel, first, count)
+    return np.clip(np.rint(filtered * scale), -32768, 32767).astype(np.int16)
 
 
 def priming_tail(blocks: list[AudioBlock], cursor: WebmCursor) -> list[AudioBlock]:
