@@ -25,7 +25,7 @@ import pytest
 
 from tests.conftest import Stack
 from tests.live.media import SENTENCES, seconds_of, webm_of
-from tests.support import create_video, db_rows, finalize, send_chunk, upload
+from tests.support import create_video, db_rows, finalize, send_chunk, stored_keys, upload
 from tests.transcriber.fixtures import word_error_rate
 
 pytestmark = pytest.mark.embedded
@@ -162,6 +162,14 @@ def test_it_transcribes_while_the_upload_runs(embedded_stack: Stack, recording: 
     baseline = wait_transcript(stack, baseline_id)
     assert baseline["status"] == "done"
     assert not db_rows(stack, "SELECT id FROM transcripts_livewindow WHERE video_id = %s", (baseline_id,))
+    # The live video's audio was decoded while its chunks arrived: its assembly decoded none for
+    # the transcriber (the whole-file upload's did).
+    names = {
+        vid: {k.rsplit("/", 1)[-1] for k in stored_keys(stack, f"videos/{stack.wait_for(vid)['public_id']}/")}
+        for vid in (video_id, baseline_id)
+    }
+    assert "video.webm" in names[video_id] and "audio.wav" not in names[video_id], names
+    assert "audio.wav" in names[baseline_id], names
     live_wer = word_error_rate(reference, final["text"])
     whole_wer = word_error_rate(reference, baseline["text"])
     # The target is 0.02 (a benchmark figure: tests/bench/bench_live.py). Measured here

@@ -101,10 +101,12 @@ def recorded(live: Stack, browser_tools: BrowserTools, speech: Speech, tmp_path_
         detail = wait_transcribed(live, run["videoId"])
         with live.client() as client:
             transcript = client.get(f"/api/record/videos/{run['videoId']}/transcript").json()
-        audio = folder / f"{codec}.wav"
+        upload = folder / f"{codec}.webm"
         if detail["status"] == "ready":
-            audio.write_bytes(stored_object(live, f"videos/{detail['public_id']}/audio.wav"))
-            to_wav16k(audio, folder / f"{codec}-16k.wav")
+            # The reference hears what the whole-file path would: the stored upload's audio (a
+            # live video has no audio.wav: its audio was decoded while the chunks arrived).
+            upload.write_bytes(stored_object(live, f"videos/{detail['public_id']}/source.bin"))
+            to_wav16k(upload, folder / f"{codec}-16k.wav")
         out[codec] = {
             "run": run, "detail": detail, "transcript": transcript, "live": live_rows(live, run["videoId"]),
             "reference": whole_file_transcript(folder / f"{codec}-16k.wav") if detail["status"] == "ready" else None,

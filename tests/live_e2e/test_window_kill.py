@@ -149,9 +149,9 @@ def test_a_window_killed_mid_transcription_is_redone_once(cluster: Stack, speech
 
     # Nothing doubled or lost: the words follow the speech, as the whole-file transcript does.
     text = segments_text(final)
-    audio = tmp_path / "audio.wav"
-    audio.write_bytes(stored_object(cluster, f"videos/{detail['public_id']}/audio.wav"))
-    reference = whole_file_transcript(to_wav16k(audio, tmp_path / "audio-16k.wav"))
+    upload = tmp_path / "upload.webm"
+    upload.write_bytes(stored_object(cluster, f"videos/{detail['public_id']}/source.bin"))
+    reference = whole_file_transcript(to_wav16k(upload, tmp_path / "audio-16k.wav"))
     got, baseline = wer(speech.text, text), wer(speech.text, reference.text)
     print(f"WER after the kill {got:.3f}, whole file {baseline:.3f}; {len(final)} segments")
     assert doubled_phrases(text, speech.text) == [], text

@@ -72,12 +72,15 @@ def make_playable(
     public_id: str,
     workdir: Path,
     progress: Callable[[float], None] | None = None,
+    audio: bool = True,
 ) -> ReadyMedia:
     """Turn the stitched upload of video `public_id` into a playable video, thumbnail and audio.
 
     Reads `keys.source`; writes `keys.rendition` (webm or mp4), `keys.thumbnail` and
     `keys.audio` (only when the video has sound) into `store`, overwriting earlier runs and
-    removing a rendition of the other type. The source is left in place. Raises MediaRejected with a user-facing reason when
+    removing a rendition of the other type. The source is left in place. `audio=False` skips the
+    transcriber's audio (a live transcription decoded it while the chunks arrived; should it give
+    up later, the transcriber decodes the rendition itself). Raises MediaRejected with a user-facing reason when
     the upload is not a usable video; anything else (storage I/O, a missing ffmpeg) is transient.
     """
     report = _Progress(progress)
@@ -105,10 +108,20 @@ def make_playable(
 
     out = work / "out"
     out.mkdir(exist_ok=True)
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="recordplus-audio") as pool:
-        # The transcriber's audio is decoded from the upload while the video is remuxed or
-        # transcoded: a remux is I/O bound, so the decode runs on an otherwise idle core.
-        audio_job = pool.submit(_audio_or_none, source, out / "audio.wav", facts, limits, source_key)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="recordplus-media") as pool:
+        # The transcriber's audio and the thumbnail come from the upload while the video is
+        # remuxed or transcoded: a remux is I/O bound, so they run on otherwise idle cores.
+        audio_job = pool.submit(_audio_or_none, source, out / "audio.wav", facts if audio else None, limits, source_key)
+        thumbnail_job = pool.submit(
+            _timed,
+            make_thumbnail,
+            source,
+            out / "thumbnail.jpg",
+            duration=whole.duration or whole.last_timestamp or facts.duration,
+            at_seconds=envfloat("THUMBNAIL_AT_SECONDS", 1.0, minimum=0.0),
+            limits=limits,
+            facts=facts,
+        )
         rendition, plan = make_rendition(source, facts, out, limits=limits, progress=report.span(0.1, 0.8))
         final = probe(rendition, limits=limits)
         if not final.has_video or not final.duration:
@@ -117,21 +130,15 @@ def make_playable(
             )
         clock.lap(plan.kind)
         report(0.8)
-        thumbnail = make_thumbnail(
-            rendition,
-            out / "thumbnail.jpg",
-            duration=final.duration,
-            at_seconds=envfloat("THUMBNAIL_AT_SECONDS", 1.0, minimum=0.0),
-            limits=limits,
-            facts=final,
-        )
-        clock.lap("thumbnail")
+        thumbnail, thumbnail_seconds = thumbnail_job.result()
+        clock.lap("thumbnail wait")
         report(0.85)
-        audio, audio_seconds = audio_job.result()
+        audio_path, audio_seconds = audio_job.result()
         clock.lap("audio wait")
+        clock.laps["thumbnail (alongside)"] = thumbnail_seconds
         clock.laps["audio (alongside)"] = audio_seconds
     if not final.has_audio:
-        audio = None
+        audio_path = None
     report(0.9)
 
     video_key = keys.rendition(public_id, plan.extension)
@@ -141,7 +148,7 @@ def make_playable(
             store.delete(keys.rendition(public_id, extension))  # left by an older run or code version
     report(0.96)
     thumbnail_key = _put_or_clear(store, keys.thumbnail(public_id), thumbnail, "image/jpeg")
-    audio_key = _put_or_clear(store, keys.audio(public_id), audio, "audio/wav")
+    audio_key = _put_or_clear(store, keys.audio(public_id), audio_path, "audio/wav")
     clock.lap("upload")
     log.info("made %s playable (%s): %s", source_key, plan.reason, clock)
     report(1.0)
@@ -164,11 +171,12 @@ def make_playable(
 
 
 def _audio_or_none(
-    source: Path, output: Path, facts: MediaFacts, limits: Limits, source_key: str
+    source: Path, output: Path, facts: MediaFacts | None, limits: Limits, source_key: str
 ) -> tuple[Path | None, float]:
-    """16 kHz mono WAV of the upload's audio (None without audio), and the seconds it took."""
+    """16 kHz mono WAV of the upload's audio (None without audio, or without `facts`: not
+    wanted), and the seconds it took."""
     started = time.monotonic()
-    if not facts.has_audio:
+    if facts is None or not facts.has_audio:
         return None, 0.0
     try:
         return extract_audio(source, output, limits=limits, facts=facts), time.monotonic() - started
@@ -178,6 +186,12 @@ def _audio_or_none(
         # The video still plays; it just cannot be transcribed.
         log.warning("no transcriber audio for %s: %s", source_key, exc)
         return None, time.monotonic() - started
+
+
+def _timed(function: Callable[..., Path | None], *args: object, **kwargs: object) -> tuple[Path | None, float]:
+    """`function(*args, **kwargs)` and the seconds it took."""
+    started = time.monotonic()
+    return function(*args, **kwargs), time.monotonic() - started
 
 
 def _put_or_clear(store: ObjectStore, key: str, path: Path | None, content_type: str) -> str:

@@ -21,9 +21,11 @@ from recordplus.core import jobs, metrics
 from recordplus.core.errors import MediaRejected
 from recordplus.core.storage import Piece, get_store, keys
 from recordplus.core.tempdirs import make_workdir
+from recordplus.transcripts import live_services
 from recordplus.transcripts.services import transcript_request
 from recordplus.videos import selectors, services
 from recordplus.core.storage import ObjectStore
+from recordplus.transcripts.models import LiveTranscript
 from recordplus.videos.models import Chunk, Video
 from recordplus.videos.services import NotYet
 
@@ -50,6 +52,13 @@ def assemble(video_id: int) -> NotYet | None:
             fail=lambda reason: services.video_mark_failed(video_id=video.pk, reason=reason),
         )
     return None
+
+
+def _decoded_live(video_id: int) -> bool:
+    """Whether a live transcription follows this video: its audio was decoded as the chunks
+    arrived, so assembly need not decode it again for the transcriber."""
+    live = live_services.live_get(video_id=video_id)
+    return live is not None and live.status in (LiveTranscript.Status.ACTIVE, LiveTranscript.Status.ENDED)
 
 
 def _container_order(store: ObjectStore, chunks: list[Chunk], workdir: Path) -> list[Chunk]:
@@ -95,7 +104,11 @@ def _assemble(video: Video) -> None:
         services.video_mark_stitched(video_id=video.pk, source_key=source_key, size=stitched.size)
         report(0.5)
         ready = media.make_playable(
-            store=store, public_id=video.public_id, workdir=workdir / "media", progress=lambda f: report(0.5 + 0.5 * f)
+            store=store,
+            public_id=video.public_id,
+            workdir=workdir / "media",
+            progress=lambda f: report(0.5 + 0.5 * f),
+            audio=not _decoded_live(video.pk),
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
