@@ -34,6 +34,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import statistics
 import sys
 import time
@@ -191,6 +192,8 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=Path("/tmp/recordplus-bench-live"))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    parser.add_argument("--server-log", type=Path, default=None,
+                        help="keep the server's log here (where each assembly's and window's time went)")
     args = parser.parse_args()
 
     one_pass = make_speech(args.cache / "speech").seconds + GAP_SECONDS
@@ -217,6 +220,8 @@ def main() -> int:
         live = run_live(api, rp.port, rp.auth, pid, pieces, args.speed)
         print(f"live run done (sent in {live.send_seconds:.0f} s); whole-file run …", flush=True)
         whole = run_whole_file(api, pid, recording.read_bytes())
+        if args.server_log:
+            shutil.copyfile(rp.log, args.server_log)
 
     said = speech.text
     rows = []
