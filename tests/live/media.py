@@ -75,3 +75,40 @@ def whole_pcm(path: Path) -> bytes:
          "-f", "s16le", "pipe:1"],
         check=True, capture_output=True, timeout=300,
     ).stdout  # fmt: skip
+
+
+# --- fragmented MP4 -------------------------------------------------------------------------
+
+DATA = Path(__file__).with_name("data")
+# Real recordings of Debian Chromium 156's MediaRecorder in MP4 mode (about 7.5 s of espeak-ng
+# speech on a 160x120 canvas, start(1000), videoKeyFrameIntervalDuration 1000, the Blobs
+# concatenated): ftyp + moov, then one moof + mdat per second; audio is track 1, video track 2.
+CHROMIUM_MP4 = {"avc1-opus": DATA / "chromium-avc1-opus.mp4", "vp9-opus": DATA / "chromium-vp9-opus.mp4"}
+
+
+def fmp4_of(wav: Path, path: Path, *, audio: str = "aac") -> Path:
+    """A fragmented H.264 MP4 with `wav` as its AAC (or Opus) sound, one fragment per second,
+    laid out as MediaRecorder streams it (empty moov, then moof + mdat pairs)."""
+    if path.exists():
+        return path
+    codec = ["-c:a", "aac", "-b:a", "64k"] if audio == "aac" else ["-c:a", "libopus", "-b:a", "48k"]
+    subprocess.run(
+        ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=160x120:rate=15",
+         "-i", str(wav), "-map", "0:v", "-map", "1:a", "-shortest", "-c:v", "libx264", "-preset", "ultrafast",
+         "-g", "15", *codec, "-ar", "48000", "-movflags", "frag_keyframe+empty_moov+default_base_moof",
+         "-f", "mp4", str(path)],
+        check=True, capture_output=True, timeout=600,
+    )  # fmt: skip
+    return path
+
+
+def mp4_boxes(data: bytes) -> list[tuple[bytes, int, int]]:
+    """(type, offset, size) of each top-level box of an MP4."""
+    out, at = [], 0
+    while at + 8 <= len(data):
+        size, kind = int.from_bytes(data[at : at + 4], "big"), data[at + 4 : at + 8]
+        if size == 1:
+            size = int.from_bytes(data[at + 8 : at + 16], "big")
+        out.append((kind, at, size))
+        at += size
+    return out

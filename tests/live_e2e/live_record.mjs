@@ -5,7 +5,9 @@
 //
 // Usage: node tests/live_e2e/live_record.mjs --base URL --speech WAV --seconds 72
 //        --mime 'video/webm;codecs=vp8,opus' [--mime ...] [--timeslice-ms 1000] [--live-timeout 240]
-//        [--chromium /usr/bin/chromium]
+//        [--chromium /usr/bin/chromium] [--key-frame-ms 1000]
+//
+// --key-frame-ms asks every MediaRecorder for a key frame that often (MP4 pieces end at key frames).
 //
 // Prints one JSON object on stdout (what the pytest asserts on) and exits 0; on a failure it prints
 // {"error": ...} with whatever was learnt so far and exits 1. Diagnostics go to stderr. It never
@@ -39,6 +41,7 @@ function options() {
       base: { type: "string" }, speech: { type: "string" }, mime: { type: "string", multiple: true },
       seconds: { type: "string", default: "72" }, "timeslice-ms": { type: "string", default: "1000" },
       "live-timeout": { type: "string", default: "240" }, chromium: { type: "string", default: "/usr/bin/chromium" },
+      "key-frame-ms": { type: "string" },
     },
   });
   for (const name of ["base", "speech", "mime"]) {
@@ -48,6 +51,7 @@ function options() {
     base: values.base.replace(/\/+$/, ""), speech: values.speech, mimeTypes: values.mime,
     seconds: Number(values.seconds), timesliceMs: Number(values["timeslice-ms"]),
     liveTimeoutS: Number(values["live-timeout"]), chromium: realpathSync(values.chromium),
+    keyFrameMs: values["key-frame-ms"] ? Number(values["key-frame-ms"]) : null,
   };
 }
 
@@ -73,7 +77,7 @@ async function main() {
     log(`recording ${opts.seconds}s of ${opts.mimeTypes.join(" + ")} in Chromium ${result.browserVersion}`);
     result.recording = await page.evaluate((args) => window.recordLive(args), {
       base: opts.base, mimeTypes: opts.mimeTypes, seconds: opts.seconds, timesliceMs: opts.timesliceMs,
-      speechUrl, liveTimeoutS: opts.liveTimeoutS,
+      speechUrl, liveTimeoutS: opts.liveTimeoutS, keyFrameMs: opts.keyFrameMs,
     });
     for (const run of result.recording.runs) {
       const last = run.live.events[run.live.events.length - 1];

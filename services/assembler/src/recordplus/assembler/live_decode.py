@@ -31,11 +31,11 @@ from recordplus.assembler.live_audio import (
     decode_step,
     wav_bytes,
 )
+from recordplus.assembler.live_mp4 import stream_reader
 from recordplus.assembler.live_webm import (
     AudioBlock,
     LiveStreamError,
     WebmCursor,
-    WebmReader,
 )
 from recordplus.core import jobs
 from recordplus.core.storage import get_store, keys
@@ -230,7 +230,7 @@ def _step(live: LiveTranscript, workdir: Path, written: list[str]) -> bool:
             raise ConnectionError("a chunk vanished while the video was not ready yet") from None
         data, at_end, next_chunk, chunk_start = _read(live, video, cursor)
     before = cursor.offset
-    walked = WebmReader(cursor).walk(data, at_end=at_end)
+    walked = stream_reader(cursor, data).walk(data, at_end=at_end)  # WebM or fragmented MP4
     # At the end, an element still cut is a truncated last write: it will never complete.
     ended = at_end or cursor.done
     if not walked.blocks and cursor.offset == before and not ended:

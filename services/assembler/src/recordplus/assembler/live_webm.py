@@ -99,6 +99,17 @@ class WebmCursor:
     codec_delay_ns: int = 0
     seen_tracks: bool = False
     done: bool = False  # the Segment ended (nothing after it is audio of this recording)
+    # Which reader follows the stream ("webm" or "mp4", told at its first bytes). The fields
+    # below are the fragmented-MP4 reader's (live_mp4.py); a WebM cursor leaves them as they are.
+    container: str = "webm"
+    mp4_track_id: int | None = None  # the audio track's track_ID
+    mp4_timescale: int = 0  # its units per second
+    mp4_default_duration: int = 0  # trex defaults (a tfhd may override them per fragment)
+    mp4_default_size: int = 0
+    mp4_next_time: int = 0  # where the next fragment starts when it has no tfdt (timescale units)
+    mp4_mdat_end: int | None = None  # inside an mdat: its absolute end
+    # The current fragment's audio samples not taken yet: [absolute offset, size, ticks].
+    mp4_pending: list[list[int]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
