@@ -202,9 +202,15 @@ LIVE_WINDOW_MAX_SECONDS = envfloat("LIVE_WINDOW_MAX_SECONDS", 30.0, minimum=2.0)
 if LIVE_WINDOW_MAX_SECONDS <= LIVE_WINDOW_MIN_SECONDS:
     raise ImproperlyConfiguredEnv("LIVE_WINDOW_MAX_SECONDS must be larger than LIVE_WINDOW_MIN_SECONDS")
 LIVE_PAUSE_SECONDS = envfloat("LIVE_PAUSE_SECONDS", 0.3, minimum=0.02)
+# At most one decode step per upload this often (transcripts.live_trigger): chunks that land
+# meanwhile are read together by the next one. 0: a step after every chunk.
+LIVE_DECODE_INTERVAL_SECONDS = envfloat("LIVE_DECODE_INTERVAL_SECONDS", 2.0, minimum=0.0)
 # A decode step's or a window's lease (renewed while its worker lives); tries of one window.
 LIVE_LEASE_SECONDS = envint("LIVE_LEASE_SECONDS", 120, minimum=5)
 LIVE_MAX_ATTEMPTS = envint("LIVE_MAX_ATTEMPTS", 3, minimum=1)
+# The open window's provisional caption: a cheap engine pass at most once per this many
+# seconds of new open-window audio (0: no provisional text, the event's text stays empty).
+LIVE_PROVISIONAL_SECONDS = envfloat("LIVE_PROVISIONAL_SECONDS", 6.0, minimum=0.0)
 # GET videos/N/transcript/live: a keep-alive comment at least this often.
 LIVE_KEEPALIVE_SECONDS = envfloat("LIVE_KEEPALIVE_SECONDS", 15.0, minimum=1.0)
 

@@ -25,6 +25,7 @@ from recordplus.accounts.auth import owner_of
 from recordplus.core import jobs, messaging, metrics
 from recordplus.core.errors import BadRequest, Conflict, Gone, NotFound, PayloadTooLarge, VideoDeleted
 from recordplus.core.storage import get_store, keys
+from recordplus.transcripts import live_trigger
 from recordplus.videos import quotas
 from recordplus.videos.models import Chunk, Video
 from recordplus.videos.records import ReadyMedia
@@ -213,7 +214,7 @@ def chunk_store(
         metrics.UPLOAD_BYTES.inc(written.size)
         metrics.UPLOAD_CHUNKS.inc()
         if chunk_index is not None and settings.LIVE_TRANSCRIPTION:  # live transcription (issue 11)
-            transaction.on_commit(lambda: messaging.send_live_decode(video.pk))
+            transaction.on_commit(lambda: live_trigger.chunk_received(video.pk, last=last))
     return result
 
 
@@ -375,6 +376,9 @@ def video_finalize(*, video: Video, chunk_count: int | None = None) -> Video:
         locked.save(update_fields=["status", "finalized_at", "progress", "declared_chunks", "updated_at"])
         delay = settings.FINALIZE_SETTLE_SECONDS if total is None else None
         transaction.on_commit(lambda: messaging.send_assemble(locked.pk, delay_seconds=delay))
+        if total is not None and settings.LIVE_TRANSCRIPTION:
+            # Every chunk is in: the live decoder reads the tail now, not when its throttle says.
+            transaction.on_commit(lambda: live_trigger.upload_closed(locked.pk))
     return locked
 
 
