@@ -29,6 +29,9 @@ BASE = MediaFacts(
         ({"container": "mp4", "video_codec": "h264", "audio_codec": "mp3"}, "faststart_mp4", "aac"),
         ({"container": "mp4", "video_codec": "h264", "pix_fmt": "yuv420p10le"}, "transcode_mp4", "aac"),
         ({"container": "mp4", "video_codec": "hevc", "audio_codec": "aac"}, "transcode_mp4", "aac"),
+        # Chromium's MediaRecorder in MP4 mode: VP9/Opus copied into WebM, not transcoded.
+        ({"container": "mp4", "video_codec": "vp9"}, "remux_webm", "copy"),
+        ({"container": "mp4", "video_codec": "vp9", "audio_codec": "aac"}, "transcode_mp4", "aac"),
         ({"container": "avi", "video_codec": "mpeg4", "audio_codec": "mp3"}, "transcode_mp4", "aac"),
         ({"container": "avi", "video_codec": "h264", "audio_codec": None, "has_audio": False},
          "transcode_mp4", "none"),
@@ -55,6 +58,18 @@ def test_it_remuxes_vp9_recordings_too(webm_live_vp9: Path, tmp_path: Path) -> N
     output, _ = make_rendition(webm_live_vp9, probe(webm_live_vp9), tmp_path)
     assert matroska_layout(output).cues_before_clusters
     assert probe(output).video_codec == "vp9"
+
+
+def test_it_copies_chromiums_vp9_opus_mp4_into_webm(tmp_path: Path) -> None:
+    """A VP9/Opus MP4 (real Chromium MediaRecorder output, fragmented) was transcoded to H.264:
+    minutes of CPU for a long recording, where copying the streams into WebM plays everywhere."""
+    source = Path(__file__).parents[1] / "live" / "data" / "chromium-vp9-opus.mp4"
+    output, plan = make_rendition(source, probe(source), tmp_path)
+    assert plan.kind == "remux_webm" and output.suffix == ".webm"
+    facts = probe(output)
+    assert (facts.container, facts.video_codec, facts.audio_codec) == ("webm", "vp9", "opus")
+    assert facts.duration == pytest.approx(probe(source).duration, abs=0.1)
+    assert matroska_layout(output).cues_before_clusters
 
 
 def test_it_keeps_a_webm_without_audio_silent(webm_no_audio: Path, tmp_path: Path) -> None:

@@ -69,7 +69,9 @@ def plan_rendition(facts: MediaFacts) -> Plan:
     """Choose the cheapest conversion that yields a file every major browser plays and seeks."""
     audio_codec = facts.audio_codec if facts.has_audio else None
     if (
-        facts.container in WEBM_FAMILY
+        # VP9/AV1 with Opus in MP4 too (Chromium's MediaRecorder in MP4 mode): the same streams
+        # copied into WebM play everywhere, where a transcode to H.264 would cost minutes.
+        facts.container in (*WEBM_FAMILY, *MP4_FAMILY)
         and facts.video_codec in WEBM_VIDEO_CODECS
         and (audio_codec is None or audio_codec in WEBM_AUDIO_CODECS)
     ):

@@ -211,7 +211,11 @@
       return;
     }
     state.mimeType = pickMimeType();
-    recorder = new MediaRecorder(stream, state.mimeType ? { mimeType: state.mimeType } : {});
+    const options = state.mimeType ? { mimeType: state.mimeType } : {};
+    // An MP4 recorder ends a fragment only at a key frame (every 100 frames by default): one a
+    // second lets each piece carry its second of audio, so it is transcribed while recording.
+    if (state.mimeType.startsWith("video/mp4")) options.videoKeyFrameIntervalDuration = 1000;
+    recorder = new MediaRecorder(stream, options);
     recorder.addEventListener("dataavailable", (event) => enqueue(event.data));
     recorder.addEventListener("stop", () => finish());
     recorder.start(TIMESLICE_MS);
