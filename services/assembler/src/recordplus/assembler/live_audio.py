@@ -1,7 +1,7 @@
 """Live audio: decode new audio blocks to 16 kHz mono PCM, and cut the PCM into windows at
 pauses. Plain module: no Django, no Dramatiq.
 
-Continuity across decode steps: an Opus (or Vorbis) decoder that starts cold drops its
+Continuity across decode steps: an Opus decoder that starts cold drops its
 pre-skip and needs a few packets to settle, so each step decodes a few hundred milliseconds of
 already-decoded *priming* blocks before the new ones and keeps only the end of the output — as
 many samples as the new blocks last by their timestamps. The samples a step adds are placed

@@ -59,7 +59,11 @@ MAX_AUDIO_BLOCK_BYTES = 1 << 16  # an Opus packet is at most 1275 bytes per fram
 MAX_ELEMENTS_PER_WALK = 2_000_000
 # One synthetic Cluster spans at most this many ticks (block timecodes are signed 16-bit).
 MAX_CLUSTER_SPAN_TICKS = 30_000
-SUPPORTED_CODECS = ("A_OPUS", "A_VORBIS")
+# Opus only: every browser's MediaRecorder writes Opus into WebM. Vorbis packets (of two block
+# sizes, each overlapping the previous one) do not come out of a few priming packets whole,
+# so a Vorbis recording stitched from decode steps would not be its audio: it is transcribed
+# whole after assembly instead.
+SUPPORTED_CODECS = ("A_OPUS",)
 
 
 class LiveStreamError(Exception):
