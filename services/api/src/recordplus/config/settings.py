@@ -210,7 +210,10 @@ LIVE_LEASE_SECONDS = envint("LIVE_LEASE_SECONDS", 120, minimum=5)
 LIVE_MAX_ATTEMPTS = envint("LIVE_MAX_ATTEMPTS", 3, minimum=1)
 # The open window's provisional caption: a cheap engine pass at most once per this many
 # seconds of new open-window audio (0: no provisional text, the event's text stays empty).
-LIVE_PROVISIONAL_SECONDS = envfloat("LIVE_PROVISIONAL_SECONDS", 6.0, minimum=0.0)
+# Off in the embedded server: on a laptop's CPU each draft costs half a window's transcription
+# (Whisper pads every call to 30 s), 1.8x the whole-file path's CPU in all; a cluster's GPU
+# transcriber has the headroom.
+LIVE_PROVISIONAL_SECONDS = envfloat("LIVE_PROVISIONAL_SECONDS", 0.0 if EMBEDDED else 6.0, minimum=0.0)
 # GET videos/N/transcript/live: a keep-alive comment at least this often.
 LIVE_KEEPALIVE_SECONDS = envfloat("LIVE_KEEPALIVE_SECONDS", 15.0, minimum=1.0)
 

@@ -26,6 +26,8 @@ ACTOR_TRANSCRIBE = "transcribe_video"
 # closed window on the transcriber queue.
 ACTOR_LIVE_DECODE = "live_decode"
 ACTOR_LIVE_WINDOW = "live_transcribe_window"
+# The open window's provisional caption (best effort, never retried), on the transcriber queue.
+ACTOR_LIVE_PROVISIONAL = "live_transcribe_provisional"
 QUEUES = (QUEUE_ASSEMBLE, QUEUE_TRANSCRIBE)
 
 _lock = threading.Lock()
@@ -99,6 +101,12 @@ def send_live_decode(video_id: int, *, delay_seconds: float | None = None) -> No
 def send_live_window(video_id: int, index: int, *, delay_seconds: float | None = None) -> None:
     """Transcribe live window `index` of video `video_id`."""
     send(QUEUE_TRANSCRIBE, ACTOR_LIVE_WINDOW, video_id, index, delay_seconds=delay_seconds)
+
+
+def send_live_provisional(video_id: int, mark: int) -> None:
+    """Draft the provisional caption of video `video_id`'s open window (`mark`: the decoded
+    samples when it was requested; a newer request supersedes it)."""
+    send(QUEUE_TRANSCRIBE, ACTOR_LIVE_PROVISIONAL, video_id, mark)
 
 
 def queue_depths() -> dict[str, int]:

@@ -7,6 +7,12 @@ the step or window is redone from what the rows say (a step is only recorded onc
 is stored, so a redone step writes the same objects again). Anything that makes the live path
 give up (`live_abandon`) hands the video to the whole-file transcription, which runs as it
 always did.
+
+The open window's provisional caption is best effort: a decode step that grew the open window
+by LIVE_PROVISIONAL_SECONDS since the last request (and finds no closed window of the video
+waiting or running, and no provisional pass in flight) asks the transcriber for a cheap pass
+(`live_transcribe_provisional`), holding a short lease so at most one runs per video. Its text
+is recorded only while its window is still the open one, and cleared when that window closes.
 """
 
 from __future__ import annotations
@@ -100,14 +106,18 @@ class NewWindow:
 
 def live_record_step(*, live: LiveTranscript, fields: dict[str, Any], windows: list[NewWindow], ended: bool) -> bool:
     """Record one decode step (its audio already stored): the cursor moves, closed windows
-    are created and sent to the transcriber after commit. False when this run lost its claim
-    (another run took the decoder over; it will redo the step)."""
+    are created and sent to the transcriber after commit, and so is a provisional caption
+    pass when one is due. False when this run lost its claim (another run took the decoder
+    over; it will redo the step)."""
     with transaction.atomic():
         locked = LiveTranscript.objects.select_for_update().filter(pk=live.pk).first()
         if locked is None or locked.attempts != live.attempts or locked.status != LiveTranscript.Status.ACTIVE:
             return False
+        previous_start = locked.window_start
         for name, value in fields.items():
             setattr(locked, name, value)
+        if windows or ended or locked.window_start != previous_start:
+            _clear_provisional(locked)  # its window closed: its draft must never show again
         for window in windows:
             LiveWindow.objects.get_or_create(
                 video_id=locked.video_id,
@@ -120,12 +130,19 @@ def live_record_step(*, live: LiveTranscript, fields: dict[str, Any], windows: l
             locked.status = LiveTranscript.Status.ENDED
             locked.ended_at = timezone.now()
             locked.lease_expires_at = None
+        provisional = not windows and not ended and _provisional_due(locked)
+        if provisional:
+            locked.provisional_mark = locked.decoded_samples
+            locked.provisional_lease_expires_at = timezone.now() + _provisional_lease()
         locked.save()
         video_id = locked.video_id
         for window in windows:
             transaction.on_commit(lambda index=window.index: messaging.send_live_window(video_id, index))
         if ended and not windows:
             transaction.on_commit(lambda: _finish_if_ready(video_id))
+        if provisional:
+            mark = locked.provisional_mark
+            transaction.on_commit(lambda: _send_provisional(video_id, mark))
     for name, value in fields.items():
         setattr(live, name, value)
     live.windows, live.steps, live.status = locked.windows, locked.steps, locked.status
@@ -282,7 +299,7 @@ def live_reconcile(*, stale_seconds: float | None) -> list[int]:
         status__in=[LiveWindow.Status.PENDING, LiveWindow.Status.RUNNING], video__live_transcript__status__in=_OPEN
     )
     if stale_seconds is None:
-        lives.update(lease_expires_at=None)
+        lives.update(lease_expires_at=None, provisional_lease_expires_at=None)
         windows.filter(status=LiveWindow.Status.RUNNING).update(status=LiveWindow.Status.PENDING, lease_expires_at=None)
     else:
         lives = lives.filter(Q(lease_expires_at__lt=now) | Q(lease_expires_at__isnull=True)).filter(
@@ -304,3 +321,125 @@ def live_reconcile(*, stale_seconds: float | None) -> list[int]:
     if touched:
         logger.info("reconciler re-enqueued live transcription work of videos %s", sorted(touched))
     return sorted(touched)
+
+
+# --- the provisional caption (best effort) -----------------------------------------------
+
+SAMPLE_RATE = 16000
+# The hold of one provisional pass, from its request: a pass takes seconds, and one whose
+# worker died (or whose message was lost) only delays the next request this long.
+PROVISIONAL_LEASE_SECONDS = 60
+_BUSY = (LiveWindow.Status.PENDING, LiveWindow.Status.RUNNING)
+
+
+def _provisional_lease() -> timedelta:
+    return timedelta(seconds=PROVISIONAL_LEASE_SECONDS)
+
+
+def _clear_provisional(live: LiveTranscript) -> None:
+    live.provisional_text = ""
+    live.provisional_start = live.provisional_end = 0
+
+
+def _windows_busy(video_id: int) -> bool:
+    return LiveWindow.objects.filter(video_id=video_id, status__in=_BUSY).exists()
+
+
+def _provisional_due(live: LiveTranscript) -> bool:
+    """Whether a step that leaves `live` (locked, fields applied, no window closed) should
+    ask for a provisional pass: enabled, the open window grew by LIVE_PROVISIONAL_SECONDS
+    since the last request (or since it opened), no pass in flight, no closed window of the
+    video waiting or running (committed windows go first)."""
+    every = float(settings.LIVE_PROVISIONAL_SECONDS)
+    if every <= 0:
+        return False
+    grown = live.decoded_samples - max(live.provisional_mark, live.window_start)
+    if grown < every * SAMPLE_RATE:
+        return False
+    lease = live.provisional_lease_expires_at
+    if lease is not None and lease > timezone.now():
+        return False
+    return not _windows_busy(live.video_id)
+
+
+def _send_provisional(video_id: int, mark: int) -> None:
+    try:
+        messaging.send_live_provisional(video_id, mark)
+    except Exception:  # best effort: a broker hiccup must not fail the decode step
+        logger.warning("live video %s: provisional caption request not sent", video_id, exc_info=True)
+        LiveTranscript.objects.filter(video_id=video_id, provisional_mark=mark).update(provisional_lease_expires_at=None)
+
+
+@dataclass(frozen=True)
+class OpenAudio:
+    """The open window as a provisional pass found it: samples [start, end) in `pieces`."""
+
+    video_id: int
+    mark: int
+    start: int
+    end: int
+    pieces: list[tuple[int, int, str]]
+
+
+def live_provisional_claim(*, video_id: int, mark: int) -> OpenAudio | None:
+    """Start the provisional pass requested at `mark`: its lease is renewed and the open
+    window's current pieces returned. None when it is not worth running (any more): disabled,
+    not active, superseded by a newer request, a closed window waiting or running (it goes
+    first), or nothing open."""
+    if settings.LIVE_PROVISIONAL_SECONDS <= 0:
+        return None
+    with transaction.atomic():
+        live = LiveTranscript.objects.select_for_update().filter(video_id=video_id).first()
+        if live is None or live.provisional_mark != mark:
+            return None
+        if live.status != LiveTranscript.Status.ACTIVE or _windows_busy(video_id):
+            live.provisional_lease_expires_at = None
+            live.save(update_fields=["provisional_lease_expires_at"])
+            return None
+        if live.decoded_samples <= live.window_start or not live.open_pieces:
+            live.provisional_lease_expires_at = None
+            live.save(update_fields=["provisional_lease_expires_at"])
+            return None
+        live.provisional_lease_expires_at = timezone.now() + _provisional_lease()
+        live.save(update_fields=["provisional_lease_expires_at"])
+    pieces = [(int(start), int(count), str(key)) for start, count, key in live.open_pieces]
+    return OpenAudio(video_id, mark, live.window_start, live.decoded_samples, pieces)
+
+
+def live_provisional_yield(*, video_id: int) -> bool:
+    """Whether a provisional pass should step aside now: a closed window of the video waits
+    or runs (it needs the engine more), or the live path is no longer active."""
+    if _windows_busy(video_id):
+        return True
+    return not LiveTranscript.objects.filter(video_id=video_id, status=LiveTranscript.Status.ACTIVE).exists()
+
+
+def live_provisional_record(*, audio: OpenAudio, text: str) -> bool:
+    """Record the draft of samples [audio.start, audio.end) — only while that window is still
+    the open one (a window that closed meanwhile never gets stale text) and no later draft of
+    it is recorded; releases the pass's lease. True when recorded."""
+    with transaction.atomic():
+        live = LiveTranscript.objects.select_for_update().filter(video_id=audio.video_id).first()
+        if live is None:
+            return False
+        fresh = (
+            live.status == LiveTranscript.Status.ACTIVE
+            and live.window_start == audio.start
+            and live.decoded_samples >= audio.end
+            and not (live.provisional_start == audio.start and live.provisional_end > audio.end)
+        )
+        update = ["provisional_lease_expires_at"] if live.provisional_mark == audio.mark else []
+        if update:
+            live.provisional_lease_expires_at = None
+        if fresh:
+            live.provisional_text = text
+            live.provisional_start, live.provisional_end = audio.start, audio.end
+            update += ["provisional_text", "provisional_start", "provisional_end"]
+        if update:
+            live.save(update_fields=update)
+    return fresh
+
+
+def live_provisional_release(*, video_id: int, mark: int) -> None:
+    """The pass requested at `mark` is over (dropped or failed): the next may be requested."""
+    LiveTranscript.objects.filter(video_id=video_id, provisional_mark=mark).update(provisional_lease_expires_at=None)

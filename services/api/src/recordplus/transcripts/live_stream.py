@@ -6,7 +6,13 @@ Events (text/event-stream):
   committed segments, n = 0, 1, 2… in order, never changed once sent (the merge of the
   transcribed windows, which is also the final transcript's segment list);
 - `event: provisional` / `data: {"start", "end", "text"}` (no id): the audio received after
-  the last committed segment, not transcribed yet (its text is empty until it is);
+  the last committed segment (`start` = the committed end, `end` = the decoded end), not
+  committed yet. `text` is the provisional caption of the window still open — a cheap draft
+  (greedy, no word times) redone every LIVE_PROVISIONAL_SECONDS of new audio, so it may lag
+  `end` by a few seconds and change before the window is committed — and "" when there is
+  none: before the first draft, while closed windows are still being transcribed (the
+  window it drafted closed; its committed segments follow), or with LIVE_PROVISIONAL_SECONDS=0.
+  Sent again whenever start, end or text changes;
 - `event: done` / `data: {"status": "done", "segments": count}`, or `event: failed` /
   `data: {"status": "failed", "error": …}`: the last event, then the stream closes;
 - `: keep-alive` comments at least every LIVE_KEEPALIVE_SECONDS.
@@ -70,8 +76,20 @@ def live_snapshot(video_id: int) -> Snapshot:
     heard = live.decoded_samples / SAMPLE_RATE
     provisional = None
     if heard > committed_end:
-        provisional = {"start": round(committed_end, 3), "end": round(heard, 3), "text": ""}
+        provisional = {"start": round(committed_end, 3), "end": round(heard, 3), "text": provisional_text(live, committed_end)}
     return Snapshot("running", segments=segments, provisional=provisional)
+
+
+def provisional_text(live: LiveTranscript, committed_end: float) -> str:
+    """The draft of the open window, when it is a draft of *this* open window and everything
+    before that window is committed (else the tail's text would skip the closed windows)."""
+    if live.status != LiveTranscript.Status.ACTIVE or not live.provisional_text:
+        return ""
+    if live.provisional_start != live.window_start or live.provisional_end <= live.window_start:
+        return ""
+    if round(committed_end * SAMPLE_RATE) < live.window_start:
+        return ""
+    return live.provisional_text
 
 
 def event(name: str, data: dict[str, Any], event_id: int | None = None) -> bytes:

@@ -74,6 +74,16 @@ class LiveTranscript(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    # The provisional caption (best effort): what samples [provisional_start, provisional_end)
+    # of the open window say, from a cheap engine pass; shown only while provisional_start is
+    # still `window_start` (cleared when that window closes). `provisional_mark` is the
+    # decoded_samples when the last pass was requested, `provisional_lease_expires_at` the
+    # hold of the one pass in flight (a dead worker's runs out).
+    provisional_text = models.TextField(blank=True, default="")
+    provisional_start = models.BigIntegerField(default=0)
+    provisional_end = models.BigIntegerField(default=0)
+    provisional_mark = models.BigIntegerField(default=0)
+    provisional_lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"live transcript of video {self.video_id} ({self.status})"

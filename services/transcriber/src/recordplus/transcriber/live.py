@@ -7,6 +7,12 @@ recording is decoded to its end, every window is done and the video is ready, `f
 completes the video's Transcript from the windows (`transcripts.live_merge`): the same record,
 files (json, vtt, srt, txt) and detail as the whole-file job writes. `takes_over` is how the
 whole-file job hands a live video to this path (and takes it back when the live path gave up).
+
+`transcribe_provisional(video_id, mark)` (actor `live_transcribe_provisional`) drafts the open
+window's provisional caption: the engine's cheap pass (`draft=True`: greedy, no word times) over
+the open window's stored PCM pieces as they are now. Best effort throughout: a piece that vanished
+or changed means the window closed meanwhile (dropped), a closed window waiting for the engine
+goes first (dropped), so does a busy engine (never waited for), and a failure is logged, never retried, never counted, never fails anything.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from dramatiq.middleware import TimeLimitExceeded
 from recordplus.core import jobs, messaging, metrics
 from recordplus.core.storage import get_store, keys
 from recordplus.transcriber.config import transcribe_settings
-from recordplus.transcriber.engines import engine_turn, load_engine
+from recordplus.transcriber.engines import engine_turn, engine_turn_if_free, load_engine
 from recordplus.transcriber.errors import TranscriptionTimedOut
 from recordplus.transcripts import live_services
 from recordplus.transcripts import services as transcript_services
@@ -66,7 +72,7 @@ def transcribe_window(video_id: int, index: int) -> None:
 
 def _transcribe(window: LiveWindow) -> None:
     settings = transcribe_settings()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     samples = _samples(get_store().read_bytes(window.audio_key))
     engine = load_engine(settings)
     language = settings.language or live_services.live_language(video_id=window.video_id) or None
@@ -76,7 +82,7 @@ def _transcribe(window: LiveWindow) -> None:
     except TimeLimitExceeded as exc:
         raise TranscriptionTimedOut(settings.time_limit_seconds) from exc
     segments = clamp_window((s.shifted(window.start) for s in found), window.start, window.end)
-    wall = time.perf_counter() - started
+    wall, cpu = time.perf_counter() - started, time.process_time() - cpu
     live_services.live_window_complete(
         window=window, segments=[s.to_dict() for s in segments], language=language or detected or "", wall_seconds=wall
     )
@@ -84,8 +90,8 @@ def _transcribe(window: LiveWindow) -> None:
     metrics.TRANSCRIBED_AUDIO_SECONDS.labels(*labels).inc(window.end - window.start)
     metrics.TRANSCRIPTION_WALL_SECONDS.labels(*labels).inc(wall)
     logger.info(
-        "live video %s: window %s (%.1f-%.1fs) transcribed in %.2fs, %d segments",
-        window.video_id, window.index, window.start, window.end, wall, len(segments),
+        "live video %s: window %s (%.1f-%.1fs) transcribed in %.2fs (process CPU %.2fs), %d segments",
+        window.video_id, window.index, window.start, window.end, wall, cpu, len(segments),
     )  # fmt: skip
 
 
@@ -164,4 +170,79 @@ def _complete(transcript: Transcript) -> None:
     logger.info(
         "live video %s: transcript completed from %d windows (%.1fs of audio)",
         video.pk, LiveWindow.objects.filter(video_id=video.pk).count(), result.audio_seconds,
+    )  # fmt: skip
+
+
+# --- the provisional caption ---------------------------------------------------------------
+
+
+def transcribe_provisional(video_id: int, mark: int) -> None:
+    """Draft the provisional caption of video `video_id`'s open window (the request made at
+    `mark` decoded samples); idempotent and best effort: it never raises."""
+    try:
+        audio = live_services.live_provisional_claim(video_id=video_id, mark=mark)
+    except Exception:
+        logger.warning("live video %s: provisional caption skipped", video_id, exc_info=True)
+        return
+    if audio is None:
+        return
+    try:
+        _draft(audio)
+    except (Exception, TimeLimitExceeded):  # best effort: nothing waits for a draft
+        logger.warning("live video %s: provisional caption failed", video_id, exc_info=True)
+    finally:
+        try:
+            live_services.live_provisional_release(video_id=video_id, mark=mark)
+        except Exception:  # the lease then runs out on its own
+            logger.warning("live video %s: provisional lease not released", video_id, exc_info=True)
+
+
+def open_samples(audio: live_services.OpenAudio) -> np.ndarray | None:
+    """float32 samples of the open window's stored pieces; None when a piece vanished or no
+    longer holds what the row said (the window closed meanwhile and the decoder replaced it)."""
+    store = get_store()
+    parts = []
+    position = audio.start
+    for start, count, key in audio.pieces:
+        if start != position:
+            return None
+        try:
+            data = store.read_bytes(key)
+        except FileNotFoundError:
+            return None
+        if len(data) != count * 2:
+            return None
+        parts.append(np.frombuffer(data, dtype="<i2"))
+        position += count
+    if position != audio.end or not parts:
+        return None
+    return np.concatenate(parts).astype(np.float32) / 32768.0
+
+
+def _draft(audio: live_services.OpenAudio) -> None:
+    samples = open_samples(audio)
+    if samples is None:
+        logger.info("live video %s: provisional caption dropped (the open window changed)", audio.video_id)
+        return
+    settings = transcribe_settings()
+    engine = load_engine(settings)
+    language = settings.language or live_services.live_language(video_id=audio.video_id) or None
+    with engine_turn_if_free() as free:
+        # Never wait for the engine (the thread would be missed by committed work): a busy
+        # engine drops this draft; the next comes after LIVE_PROVISIONAL_SECONDS more audio.
+        if not free:
+            logger.info("live video %s: provisional caption dropped (the engine is busy)", audio.video_id)
+            return
+        # Meanwhile a window may have closed: it goes first.
+        if live_services.live_provisional_yield(video_id=audio.video_id):
+            logger.info("live video %s: provisional caption dropped (a committed window waits)", audio.video_id)
+            return
+        started, cpu = time.perf_counter(), time.process_time()
+        _detected, found = engine.transcribe(samples, language, draft=True)
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+    text = " ".join(segment.text for segment in found)
+    recorded = live_services.live_provisional_record(audio=audio, text=text)
+    logger.info(
+        "live video %s: provisional caption of %.1f-%.1fs drafted in %.2fs (process CPU %.2fs), %s",
+        audio.video_id, audio.start / 16000, audio.end / 16000, wall, cpu, "recorded" if recorded else "stale, dropped",
     )  # fmt: skip

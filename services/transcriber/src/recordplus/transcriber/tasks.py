@@ -51,3 +51,17 @@ def live_transcribe_window(video_id: int, index: int) -> None:
     if wait > 0:  # another worker holds it (or held it and died): come back when its lease ends
         raise dramatiq.Retry(delay=int(wait * 1000) + 500)
     live.transcribe_window(video_id, index)
+
+
+@dramatiq.actor(
+    queue_name=messaging.QUEUE_TRANSCRIBE,
+    actor_name=messaging.ACTOR_LIVE_PROVISIONAL,
+    max_retries=0,  # best effort: the next decode step asks again
+    time_limit=55_000,  # inside its lease (live_services.PROVISIONAL_LEASE_SECONDS)
+)
+def live_transcribe_provisional(video_id: int, mark: int) -> None:
+    """Draft the provisional caption of video `video_id`'s open window (issue 11); never
+    retried, never counted in an attempt limit, never fails the video or the live path."""
+    from recordplus.transcriber import live
+
+    live.transcribe_provisional(video_id, mark)

@@ -39,10 +39,17 @@ class Engine(Protocol):
     model_label: str
 
     def transcribe(
-        self, samples: np.ndarray, language: str | None = None, on_progress: Progress | None = None
+        self,
+        samples: np.ndarray,
+        language: str | None = None,
+        on_progress: Progress | None = None,
+        *,
+        draft: bool = False,
     ) -> tuple[str, list[Segment]]:
         """(language, segments) of one window; `on_progress(seconds)` tells how far into the
-        window decoding has got, as it goes."""
+        window decoding has got, as it goes. `draft=True` is the cheap pass of a live
+        provisional caption (greedy, no word alignment: word times only spread over each
+        segment); every other caller leaves it False and gets the configured decoding."""
         ...
 
 
@@ -66,6 +73,19 @@ def engine_turn() -> Iterator[None]:
         yield
     finally:
         _ENGINE_LOCK.release()
+
+
+@contextmanager
+def engine_turn_if_free() -> Iterator[bool]:
+    """Hold the process's engine only if it is free (yields True), else yield False at once:
+    best-effort work (a live provisional draft) never holds a worker thread waiting behind
+    real transcriptions."""
+    acquired = _ENGINE_LOCK.acquire(blocking=False)
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            _ENGINE_LOCK.release()
 
 
 def whisperx_installed() -> bool:

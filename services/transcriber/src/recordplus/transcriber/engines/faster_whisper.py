@@ -45,17 +45,29 @@ class FasterWhisperEngine:
         self.default_language = settings.language or ("en" if ref.english_only else None)
 
     def transcribe(
-        self, samples: np.ndarray, language: str | None = None, on_progress: Callable[[float], None] | None = None
+        self,
+        samples: np.ndarray,
+        language: str | None = None,
+        on_progress: Callable[[float], None] | None = None,
+        *,
+        draft: bool = False,
     ) -> tuple[str, list[Segment]]:
-        """Transcribe one window (times from its start); returns (language, segments)."""
+        """Transcribe one window (times from its start); returns (language, segments).
+        `draft`: the live provisional caption's cheap pass (see `Engine.transcribe`)."""
+        # A draft decodes greedily, once (no temperature fallback), without timestamp tokens
+        # or the cross-attention word alignment: a fraction of a full pass's decoder work.
+        options = (
+            {"beam_size": 1, "word_timestamps": False, "without_timestamps": True, "temperature": 0.0}
+            if draft
+            else {"beam_size": self.settings.beam_size, "word_timestamps": True}
+        )
         pieces, info = self.model.transcribe(
             samples,
             language=language or self.default_language,
-            beam_size=self.settings.beam_size,
-            word_timestamps=True,
             vad_filter=self.settings.vad_filter,
             # Conditioning on the previous window's text makes tiny models loop on repeats.
             condition_on_previous_text=False,
+            **options,
         )
         segments = []
         for piece in pieces:  # a generator: decoding happens while iterating

@@ -137,22 +137,31 @@ class WhisperXEngine:
         return self._align_problems.get(language, "")
 
     def transcribe(
-        self, samples: np.ndarray, language: str | None = None, on_progress: Callable[[float], None] | None = None
+        self,
+        samples: np.ndarray,
+        language: str | None = None,
+        on_progress: Callable[[float], None] | None = None,
+        *,
+        draft: bool = False,
     ) -> tuple[str, list[Segment]]:
         """Transcribe and align one window (times from its start); returns (language, segments).
-        WhisperX decodes a window in one batched call, so progress comes once per window."""
+        WhisperX decodes a window in one batched call, so progress comes once per window.
+        `draft` (a live provisional caption) skips the forced alignment; the batched GPU
+        decoding keeps the pipeline's options (they are fixed when it is loaded)."""
         with self._lock:
-            found = self._transcribe(samples, language)
+            found = self._transcribe(samples, language, align_words=not draft)
         if on_progress is not None:
             on_progress(len(samples) / SAMPLE_RATE)
         return found
 
-    def _transcribe(self, samples: np.ndarray, language: str | None) -> tuple[str, list[Segment]]:
+    def _transcribe(
+        self, samples: np.ndarray, language: str | None, *, align_words: bool = True
+    ) -> tuple[str, list[Segment]]:
         result = self.pipeline.transcribe(
             samples, batch_size=self.settings.batch_size, language=language or self.default_language
         )
         detected = result.get("language") or language or self.default_language or "en"
-        align = self._align_model(detected)
+        align = self._align_model(detected) if align_words else None
         if align is not None:
             ensure_punkt(detected)
         segments: list[Segment] = []
