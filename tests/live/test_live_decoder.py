@@ -16,26 +16,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from recordplus.assembler import live_audio
-from recordplus.assembler.live_audio import decode_step
 from recordplus.assembler.live_webm import LiveStreamError, WebmCursor, WebmReader
 
 from tests.live.media import whole_pcm
-from tests.live.test_live_audio import best_lag
+from tests.live.test_live_audio import best_lag, live_timeline
 
 
 def timeline(data: bytes, pieces: int, workdir: Path) -> np.ndarray:
     """The PCM the live decoder builds from `data` received in `pieces` equal pieces."""
-    cursor = WebmCursor()
-    held, priming, decoded, parts = None, [], 0, []
     step = max(len(data) // pieces, 1)
-    for end in [*range(step, len(data), step), len(data)]:
-        ended = end == len(data)
-        walked = WebmReader(cursor).walk(data[cursor.offset : end] if cursor.offset < end else b"", at_end=ended)
-        out = decode_step(cursor, held=held, priming=priming, blocks=walked.blocks, decoded=decoded, ended=ended,
-                          workdir=workdir)  # fmt: skip
-        held, priming, decoded = out.held, out.priming, out.decoded
-        parts.append(out.pcm)
-    return np.concatenate(parts)
+    return live_timeline(data, list(range(step, len(data), step)), workdir)
 
 
 def relative_error(got: np.ndarray, want: np.ndarray) -> float:
