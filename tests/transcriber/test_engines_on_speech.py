@@ -152,3 +152,36 @@ def test_it_splits_sentences_offline_for_languages_without_punkt_data(tiny_align
     ensure_punkt("sv")  # no Swedish data here: neutral parameters, never a download
     splitter = nltk.data.load("tokenizers/punkt_tab/swedish.pickle")
     assert splitter.tokenize("Hej där. Hur mår du?") == ["Hej där.", "Hur mår du?"]
+
+
+@pytest.mark.whisperx
+def test_whisperx_decodes_windows_of_several_recordings_in_one_batch(
+    speech_wav: Path, sentence_wav: Path, tiny_align_model: Path
+) -> None:
+    """The live path's GPU batch (`transcribe_many`): each window gets what `transcribe` gives it
+    alone — its own text, times from its own start, aligned words — though their speech chunks
+    were decoded together. Catches chunks spanning two windows, results handed to the wrong
+    window, times counted from the batch instead of the window."""
+    import wave
+
+    import numpy as np
+
+    def samples(path: Path) -> np.ndarray:
+        with wave.open(str(path), "rb") as wav:
+            return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
+
+    settings = TranscribeSettings(
+        engine="whisperx", threads=2, batch_size=4, align_model=str(tiny_align_model), nltk_data=str(BUNDLED_NLTK_DATA)
+    )
+    engine = load_engine(settings)
+    windows = [samples(speech_wav), samples(sentence_wav), samples(speech_wav)[: 8 * 16000]]
+    alone = [engine.transcribe(w, "en") for w in windows]
+    together = engine.transcribe_many([(w, None) for w in windows])
+    assert len(together) == len(windows)
+    for window, (language, segments), (_, expected) in zip(windows, together, alone):
+        assert language == "en"
+        text, reference = " ".join(s.text for s in segments), " ".join(s.text for s in expected)
+        assert word_error_rate(reference, text) <= 0.05, (text, reference)
+        seconds = len(window) / 16000
+        assert segments and all(0.0 <= s.start <= s.end <= seconds + 0.05 for s in segments)
+        assert any(w.score is not None for s in segments for w in s.words)  # force-aligned

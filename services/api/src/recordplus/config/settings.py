@@ -208,6 +208,9 @@ LIVE_DECODE_INTERVAL_SECONDS = envfloat("LIVE_DECODE_INTERVAL_SECONDS", 2.0, min
 # A decode step's or a window's lease (renewed while its worker lives); tries of one window.
 LIVE_LEASE_SECONDS = envint("LIVE_LEASE_SECONDS", 120, minimum=5)
 LIVE_MAX_ATTEMPTS = envint("LIVE_MAX_ATTEMPTS", 3, minimum=1)
+# A transcriber whose engine decodes in batches (WhisperX) takes up to this many waiting live
+# windows, of any recordings, in one call; 1: one window a call.
+LIVE_BATCH_WINDOWS = envint("LIVE_BATCH_WINDOWS", 8, minimum=1)
 # The open window's provisional caption: a cheap engine pass at most once per this many
 # seconds of new open-window audio (0: no provisional text, the event's text stays empty).
 # Off in the embedded server: on a laptop's CPU each draft costs half a window's transcription

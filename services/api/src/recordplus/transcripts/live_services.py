@@ -193,6 +193,30 @@ def live_window_claim(*, video_id: int, index: int) -> LiveWindow | None:
     return window
 
 
+def live_windows_claim_waiting(*, limit: int, exclude: int) -> list[LiveWindow]:
+    """Up to `limit` more windows waiting for a transcriber (pending, of recordings still
+    transcribed live; the oldest first, window `exclude` left out), each claimed as
+    `live_window_claim` claims one: a transcriber that decodes windows in batches (WhisperX on a
+    GPU) takes them along with its own. Their own messages then find them held (and come back
+    when the lease ends: done, or redone after a dead worker)."""
+    if limit <= 0:
+        return []
+    waiting = (
+        LiveWindow.objects.filter(status=LiveWindow.Status.PENDING, video__live_transcript__status__in=_OPEN)
+        .exclude(pk=exclude)
+        .order_by("created_at", "video_id", "index")
+        .values_list("video_id", "index")[: limit * 2]
+    )
+    claimed: list[LiveWindow] = []
+    for video_id, index in waiting:
+        window = live_window_claim(video_id=video_id, index=index)
+        if window is not None:
+            claimed.append(window)
+        if len(claimed) >= limit:
+            break
+    return claimed
+
+
 def live_window_wait(*, video_id: int, index: int) -> float:
     """Seconds until another worker's lease on the window runs out (0 when none)."""
     lease = (

@@ -53,46 +53,73 @@ def _samples(data: bytes) -> np.ndarray:
 
 def transcribe_window(video_id: int, index: int) -> None:
     """Transcribe live window `index` of video `video_id`; idempotent (a done window, one held
-    by another worker, or a live path that gave up is left alone)."""
+    by another worker, or a live path that gave up is left alone). An engine that decodes in
+    batches (`transcribe_many`: WhisperX) takes up to LIVE_BATCH_WINDOWS - 1 other waiting
+    windows, of any live recordings, along with it."""
     window = live_services.live_window_claim(video_id=video_id, index=index)
     if window is None:
         return
+    engine = load_engine(transcribe_settings())
+    others: list[LiveWindow] = []
+    if hasattr(engine, "transcribe_many") and django_settings.LIVE_BATCH_WINDOWS > 1:
+        others = live_services.live_windows_claim_waiting(limit=django_settings.LIVE_BATCH_WINDOWS - 1, exclude=window.pk)
+    windows = [window, *others]
+
+    def renew() -> bool:
+        held = [live_services.live_window_renew(window=w) for w in windows]
+        return any(held)
+
     every = django_settings.LIVE_LEASE_SECONDS / 3
-    with jobs.heartbeat(lambda: live_services.live_window_renew(window=window), every=every):
-        jobs.run_attempt(
-            lambda: _transcribe(window),
-            stage="live_window",
-            attempt=window.attempts,
-            max_attempts=django_settings.LIVE_MAX_ATTEMPTS,
-            fail=lambda message: live_services.live_window_fail(window=window, error=message),
-            release=lambda message: live_services.live_window_release(window=window, error=message),
-        )
-    live_services.live_window_finished(video_id=video_id)
+    try:
+        with jobs.heartbeat(renew, every=every):
+            jobs.run_attempt(
+                lambda: _transcribe(windows),
+                stage="live_window",
+                attempt=window.attempts,
+                max_attempts=django_settings.LIVE_MAX_ATTEMPTS,
+                fail=lambda message: live_services.live_window_fail(window=window, error=message),
+                release=lambda message: live_services.live_window_release(window=window, error=message),
+            )
+    except BaseException as exc:
+        for other in others:  # given back: their own messages take them again
+            live_services.live_window_release(window=other, error=f"the batch it was decoded in failed: {exc}")
+        raise
+    for video in dict.fromkeys(w.video_id for w in windows):
+        live_services.live_window_finished(video_id=video)
 
 
-def _transcribe(window: LiveWindow) -> None:
+def _transcribe(windows: list[LiveWindow]) -> None:
     settings = transcribe_settings()
     started, cpu = time.perf_counter(), time.process_time()
-    samples = _samples(get_store().read_bytes(window.audio_key))
+    store = get_store()
+    samples = [_samples(store.read_bytes(w.audio_key)) for w in windows]
     engine = load_engine(settings)
-    language = settings.language or live_services.live_language(video_id=window.video_id) or None
+    languages = [settings.language or live_services.live_language(video_id=w.video_id) or None for w in windows]
     try:
         with engine_turn():
-            detected, found = engine.transcribe(samples, language)
+            if len(windows) == 1:
+                results = [engine.transcribe(samples[0], languages[0])]
+            else:
+                results = engine.transcribe_many(list(zip(samples, languages)))
     except TimeLimitExceeded as exc:
         raise TranscriptionTimedOut(settings.time_limit_seconds) from exc
-    segments = clamp_window((s.shifted(window.start) for s in found), window.start, window.end)
     wall, cpu = time.perf_counter() - started, time.process_time() - cpu
-    live_services.live_window_complete(
-        window=window, segments=[s.to_dict() for s in segments], language=language or detected or "", wall_seconds=wall
-    )
     labels = (engine.name, engine.model_label)
-    metrics.TRANSCRIBED_AUDIO_SECONDS.labels(*labels).inc(window.end - window.start)
+    for window, language, (detected, found) in zip(windows, languages, results):
+        segments = clamp_window((s.shifted(window.start) for s in found), window.start, window.end)
+        live_services.live_window_complete(
+            window=window,
+            segments=[s.to_dict() for s in segments],
+            language=language or detected or "",
+            wall_seconds=wall / len(windows),
+        )
+        metrics.TRANSCRIBED_AUDIO_SECONDS.labels(*labels).inc(window.end - window.start)
+        logger.info(
+            "live video %s: window %s (%.1f-%.1fs) transcribed in %.2fs (process CPU %.2fs)%s, %d segments",
+            window.video_id, window.index, window.start, window.end, wall, cpu,
+            f" in a batch of {len(windows)} windows" if len(windows) > 1 else "", len(segments),
+        )  # fmt: skip
     metrics.TRANSCRIPTION_WALL_SECONDS.labels(*labels).inc(wall)
-    logger.info(
-        "live video %s: window %s (%.1f-%.1fs) transcribed in %.2fs (process CPU %.2fs), %d segments",
-        window.video_id, window.index, window.start, window.end, wall, cpu, len(segments),
-    )  # fmt: skip
 
 
 def takes_over(video_id: int) -> bool:

@@ -154,12 +154,74 @@ class WhisperXEngine:
             on_progress(len(samples) / SAMPLE_RATE)
         return found
 
+    def transcribe_many(self, windows: list[tuple[np.ndarray, str | None]]) -> list[tuple[str, list[Segment]]]:
+        """Transcribe and align several windows — of different recordings — with their speech
+        chunks decoded together, `batch_size` at a time: what a GPU transcriber does with the
+        windows of many live recordings. Each window is cut at its own VAD pauses (a chunk never
+        spans two windows), so every window's result is what `transcribe` gives it alone, times
+        from its start; returns (language, segments) per window, in order."""
+        with self._lock:
+            languages = [language or self.default_language or self.pipeline.detect_language(samples)
+                         for samples, language in windows]  # fmt: skip
+            results: list[dict[str, Any] | None] = [None] * len(windows)
+            for language in dict.fromkeys(languages):
+                group = [i for i, found in enumerate(languages) if found == language]
+                for i, segments in zip(group, self._recognise_together([windows[i][0] for i in group], language)):
+                    results[i] = {"segments": segments, "language": language}
+            return [self._aligned(result, samples, language, align_words=True)
+                    for (samples, _), language, result in zip(windows, languages, results)]  # fmt: skip
+
+    def _recognise_together(self, windows: list[np.ndarray], language: str) -> list[list[dict[str, Any]]]:
+        """WhisperX's own steps — VAD chunks of at most 30 s, then batched decoding without
+        timestamps — over the chunks of all `windows` at once (one language)."""
+        from faster_whisper.tokenizer import Tokenizer
+        from whisperx.vads import Pyannote, Vad
+
+        pipeline = self.pipeline
+        vad = pipeline.vad_model
+        chunks: list[tuple[int, float, float]] = []  # (window, start s, end s)
+        for number, samples in enumerate(windows):
+            if isinstance(vad, Vad):
+                waveform, merge = vad.preprocess_audio(samples), vad.merge_chunks
+            else:
+                waveform, merge = Pyannote.preprocess_audio(samples), Pyannote.merge_chunks
+            found = merge(
+                vad({"waveform": waveform, "sample_rate": SAMPLE_RATE}),
+                30,
+                onset=pipeline._vad_params["vad_onset"],
+                offset=pipeline._vad_params["vad_offset"],
+            )
+            chunks.extend((number, float(c["start"]), float(c["end"])) for c in found)
+        tokenizer = pipeline.tokenizer
+        if tokenizer is None or tokenizer.language_code != language or tokenizer.task != "transcribe":
+            pipeline.tokenizer = Tokenizer(
+                pipeline.model.hf_tokenizer, pipeline.model.model.is_multilingual, task="transcribe", language=language
+            )
+        inputs = ({"inputs": windows[n][int(a * SAMPLE_RATE) : int(b * SAMPLE_RATE)]} for n, a, b in chunks)
+        out: list[list[dict[str, Any]]] = [[] for _ in windows]
+        batch = self.settings.batch_size
+        try:
+            for (number, start, end), decoded in zip(chunks, pipeline(inputs, batch_size=batch, num_workers=0)):
+                text = decoded["text"][0] if batch in (0, 1) and isinstance(decoded["text"], list) else decoded["text"]
+                out[number].append({"text": text, "start": round(start, 3), "end": round(end, 3)})
+        finally:
+            if pipeline.preset_language is None:
+                pipeline.tokenizer = None  # as WhisperX leaves it: the next call detects again
+        return out
+
     def _transcribe(
         self, samples: np.ndarray, language: str | None, *, align_words: bool = True
     ) -> tuple[str, list[Segment]]:
         result = self.pipeline.transcribe(
             samples, batch_size=self.settings.batch_size, language=language or self.default_language
         )
+        return self._aligned(result, samples, language, align_words=align_words)
+
+    def _aligned(
+        self, result: dict[str, Any], samples: np.ndarray, language: str | None, *, align_words: bool
+    ) -> tuple[str, list[Segment]]:
+        """Segments of a recognised window, each word force-aligned (when a model for the
+        language exists and `align_words`)."""
         detected = result.get("language") or language or self.default_language or "en"
         align = self._align_model(detected) if align_words else None
         if align is not None:
