@@ -140,3 +140,18 @@ def test_a_failed_batch_gives_every_window_it_took_back(engine: BatchingEngine) 
     transcriber_live.transcribe_window(two.pk, 0)
     assert rows(two) == [("done", [(0.0, 20.0, "heard 20.0 seconds")])]
     assert live_services.live_window_wait(video_id=one.pk, index=0) == 0.0
+
+
+def test_an_engine_that_cannot_load_gives_the_window_back(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Loading the engine is part of the attempt: a load that fails transiently releases the
+    window for its retry instead of leaving it held until its lease runs out."""
+
+    def unavailable(settings):  # noqa: ANN001, ANN202
+        raise ConnectionError("the model volume is not mounted yet")
+
+    monkeypatch.setattr(transcriber_live, "load_engine", unavailable)
+    one = recording([16.0])
+    with pytest.raises(ConnectionError):
+        transcriber_live.transcribe_window(one.pk, 0)
+    window = LiveWindow.objects.get(video=one)
+    assert (window.status, window.lease_expires_at, window.attempts) == ("pending", None, 1)

@@ -59,21 +59,24 @@ def transcribe_window(video_id: int, index: int) -> None:
     window = live_services.live_window_claim(video_id=video_id, index=index)
     if window is None:
         return
-    engine = load_engine(transcribe_settings())
     others: list[LiveWindow] = []
-    if hasattr(engine, "transcribe_many") and django_settings.LIVE_BATCH_WINDOWS > 1:
-        others = live_services.live_windows_claim_waiting(limit=django_settings.LIVE_BATCH_WINDOWS - 1, exclude=window.pk)
-    windows = [window, *others]
+
+    def work() -> None:
+        engine = load_engine(transcribe_settings())  # inside the attempt: a model that cannot load fails it
+        if hasattr(engine, "transcribe_many") and django_settings.LIVE_BATCH_WINDOWS > 1:
+            limit = django_settings.LIVE_BATCH_WINDOWS - 1
+            others.extend(live_services.live_windows_claim_waiting(limit=limit, exclude=window.pk))
+        _transcribe([window, *others])
 
     def renew() -> bool:
-        held = [live_services.live_window_renew(window=w) for w in windows]
+        held = [live_services.live_window_renew(window=w) for w in [window, *others]]
         return any(held)
 
     every = django_settings.LIVE_LEASE_SECONDS / 3
     try:
         with jobs.heartbeat(renew, every=every):
             jobs.run_attempt(
-                lambda: _transcribe(windows),
+                work,
                 stage="live_window",
                 attempt=window.attempts,
                 max_attempts=django_settings.LIVE_MAX_ATTEMPTS,
@@ -84,7 +87,7 @@ def transcribe_window(video_id: int, index: int) -> None:
         for other in others:  # given back: their own messages take them again
             live_services.live_window_release(window=other, error=f"the batch it was decoded in failed: {exc}")
         raise
-    for video in dict.fromkeys(w.video_id for w in windows):
+    for video in dict.fromkeys(w.video_id for w in [window, *others]):
         live_services.live_window_finished(video_id=video)
 
 
