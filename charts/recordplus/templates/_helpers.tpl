@@ -227,8 +227,11 @@ LIVE_TRANSCRIPTION: {{ .Values.config.liveTranscription | toString | quote }}
 LIVE_WINDOW_MIN_SECONDS: {{ .Values.config.liveWindowMinSeconds | toString | quote }}
 LIVE_WINDOW_MAX_SECONDS: {{ .Values.config.liveWindowMaxSeconds | toString | quote }}
 LIVE_PAUSE_SECONDS: {{ .Values.config.livePauseSeconds | toString | quote }}
+LIVE_DECODE_INTERVAL_SECONDS: {{ .Values.config.liveDecodeIntervalSeconds | toString | quote }}
 LIVE_LEASE_SECONDS: {{ .Values.config.liveLeaseSeconds | int64 | quote }}
 LIVE_MAX_ATTEMPTS: {{ .Values.config.liveMaxAttempts | int64 | quote }}
+LIVE_BATCH_WINDOWS: {{ .Values.config.liveBatchWindows | int64 | quote }}
+LIVE_PROVISIONAL_SECONDS: {{ .Values.config.liveProvisionalSeconds | toString | quote }}
 LIVE_KEEPALIVE_SECONDS: {{ .Values.config.liveKeepaliveSeconds | toString | quote }}
 DATABASE_CONN_MAX_AGE: {{ .Values.database.connMaxAge | int64 | quote }}
 STORAGE_BACKEND: "s3"
