@@ -11,7 +11,7 @@ its tail at once.
 from __future__ import annotations
 
 import pytest
-from recordplus.transcripts import live_trigger
+from recordplus.core import live_trigger
 
 
 

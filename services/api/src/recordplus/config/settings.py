@@ -202,7 +202,7 @@ LIVE_WINDOW_MAX_SECONDS = envfloat("LIVE_WINDOW_MAX_SECONDS", 30.0, minimum=2.0)
 if LIVE_WINDOW_MAX_SECONDS <= LIVE_WINDOW_MIN_SECONDS:
     raise ImproperlyConfiguredEnv("LIVE_WINDOW_MAX_SECONDS must be larger than LIVE_WINDOW_MIN_SECONDS")
 LIVE_PAUSE_SECONDS = envfloat("LIVE_PAUSE_SECONDS", 0.3, minimum=0.02)
-# At most one decode step per upload this often (transcripts.live_trigger): chunks that land
+# At most one decode step per upload this often (core.live_trigger): chunks that land
 # meanwhile are read together by the next one. 0: a step after every chunk.
 LIVE_DECODE_INTERVAL_SECONDS = envfloat("LIVE_DECODE_INTERVAL_SECONDS", 2.0, minimum=0.0)
 # A decode step's or a window's lease (renewed while its worker lives); tries of one window.

@@ -22,10 +22,9 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from recordplus.accounts.auth import owner_of
-from recordplus.core import jobs, messaging, metrics
+from recordplus.core import jobs, live_trigger, messaging, metrics
 from recordplus.core.errors import BadRequest, Conflict, Gone, NotFound, PayloadTooLarge, VideoDeleted
 from recordplus.core.storage import get_store, keys
-from recordplus.transcripts import live_trigger
 from recordplus.videos import quotas
 from recordplus.videos.models import Chunk, Video
 from recordplus.videos.records import ReadyMedia
