@@ -136,8 +136,8 @@ def _decode_with_pyav(data: bytes, *, max_samples: int) -> np.ndarray | None:
                 except av.error.InvalidDataError:
                     continue
                 for frame in frames:
-                    if frame.sample_rate != DECODED_RATE:
-                        return None
+                    if frame.sample_rate != DECODED_RATE or not frame.format.name.startswith("flt"):
+                        return None  # not 48 kHz float (libavcodec's Opus always is): ffmpeg resamples
                     samples = frame.to_ndarray().astype(np.float32, copy=False)
                     if not frame.format.is_planar:  # interleaved: (1, n * channels)
                         samples = samples.reshape(-1, len(frame.layout.channels)).T
@@ -149,8 +149,7 @@ def _decode_with_pyav(data: bytes, *, max_samples: int) -> np.ndarray | None:
         raise LiveStreamError(f"the audio could not be decoded: {exc}") from exc
     if not parts:
         return np.zeros(0, dtype=np.int16)
-    scale = 32768.0 if parts[0].dtype.kind == "f" else 1.0
-    return _downsample(np.concatenate(parts), scale)[:max_samples]
+    return _downsample(np.concatenate(parts), 32768.0)[:max_samples]
 
 
 DECODED_RATE = 48000
